@@ -1,0 +1,3 @@
+"""mastertape: self-hosted audio mastering and restoration."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from mastertape.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Shared fixtures. Signals live in tests/signals.py so helpers can be imported directly."""
