@@ -1,0 +1,1 @@
+"""Preset entries (see presets.py)."""
