@@ -33,9 +33,24 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
-    """Console entry point: domain errors become a one-line message and exit code 2."""
+    """Console entry point: domain errors and usage errors become a one-line message and exit code 2."""
+    try:  # typer >= 0.20 vendors click as typer._click; its usage errors are that module's classes
+        from typer._click import exceptions as click_exc
+    except ImportError:  # pragma: no cover - older typer on plain click
+        from click import exceptions as click_exc
+
     try:
-        app()
+        code = app(standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as exc:
+        print(exc.format_message(), file=sys.stderr)
+        sys.exit(2)
+    except click_exc.ClickException as exc:  # unknown command or option, bad value: one line, not a box
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
     except MastertapeError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

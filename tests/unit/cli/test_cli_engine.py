@@ -226,3 +226,11 @@ def test_real_process_json_stdout_is_clean(track: Path, tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["no-such-command"], ["master", "--no-such-option", "x.wav"]])
+def test_usage_errors_are_one_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(args, capsys)
+    assert code != 0
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("error: ")
