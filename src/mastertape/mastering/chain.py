@@ -246,7 +246,8 @@ def _solve_gain(
         return g1  # close enough: the exact measurement trims or repeats
     raise InvalidSetting(
         f"the loudness target cannot be reached under the true-peak ceiling: even {MAX_LIMITING_DB:g} dB "
-        "more gain into the limiter would not get there; lower target_lufs or raise ceiling_dbtp",
+        "more gain into the limiter would not get there (for example audio that is mostly DC offset or subsonic "
+        "rumble, which loudness meters do not hear); lower the loudness target or raise the true-peak ceiling",
         field="target_lufs",
     )
 
