@@ -2,6 +2,7 @@
 
     python benchmarks/restoration.py FOLDER [FOLDER ...] [--seconds 20] [--speed-seconds 20] [--json]
     taskset -c 0 python benchmarks/restoration.py ../shared/audio/music ../shared/audio/speech   # one core
+    python benchmarks/restoration.py ../shared/audio/music --bwe-only   # bandwidth extension table only
 
 For every audio file (a `--seconds` excerpt from its middle) and every degradation, each preset that
 addresses it runs through `mastertape.restoration.restore` in this process, and the script prints the metric
@@ -253,6 +254,68 @@ def speed(files: list[Path], seconds: float) -> list[dict]:
     return rows
 
 
+def bandwidth_extension(files: list[Path], seconds: float) -> list[dict]:
+    """Bandwidth extension on music low-passed at LOWPASS_HZ: cutoff found, LSD 8-16 kHz, exactness, speed.
+
+    Per music file (stereo, >= 32 kHz): the detected cutoff of the low-passed excerpt, then per preset the LSD
+    (issue 7: STFT 2048, 8-16 kHz) of low-passed and restored against the clean excerpt and its reduction
+    (target >= 30 %), the speed, and for universr both reconstruction methods with the energy of
+    (output - low-passed input) below the crossover relative to the input's (original_signal: float32
+    rounding, i.e. exact to float32).
+    """
+    from tests.unit.restoration.bw_signals import band_energy_db
+
+    from mastertape.audio import Audio, decode
+    from mastertape.restoration import RestoreSettings, restore
+    from mastertape.restoration.bandwidth import crossover_hz, detect_cutoff_hz
+
+    runs = (
+        ("audiosr", {}),
+        ("audiosr", {"frequency_cutoff_hz": 20000.0}),
+        ("audiosr", {"frequency_cutoff_hz": 20000.0, "multiband_ensemble": False}),
+        ("flashsr", {}),
+        ("aero", {}),
+        ("universr", {"reconstruction_method": "original_signal"}),
+        ("universr", {"reconstruction_method": "original"}),
+    )
+    rows = []
+    print(f"# bandwidth extension: music low-passed at {LOWPASS_HZ:.0f} Hz (FFT brick-wall), LSD 8-16 kHz")
+    for path in files:
+        if "music" not in path.parts[-2]:
+            continue
+        audio = decode(path)
+        sr = audio.sample_rate
+        if sr < 32000:
+            continue
+        x = _excerpt(audio.samples, sr, seconds).astype(np.float32)
+        y = _lowpass(x, sr, LOWPASS_HZ)
+        before = metric("lsd", x, y, sr)
+        found = detect_cutoff_hz(y, sr)
+        found_clean = detect_cutoff_hz(x, sr)
+        print(f"{path.name[:28]:<28} cutoff found: low-passed {_f(found, '.0f')} Hz, clean "
+              f"{_f(found_clean, '.0f')} Hz; LSD before {before:.3f}", flush=True)
+        for name, extra in runs:
+            t0 = time.perf_counter()
+            out, report = restore(Audio(y, sr), RestoreSettings(preset=name, **extra))
+            wall = time.perf_counter() - t0
+            after = metric("lsd", x, out.samples, sr)
+            row = {"file": path.name, "preset": name, "settings": extra, "cutoff_hz": found,
+                   "before": before, "after": after, "reduction_pct": (before - after) / before * 100.0,
+                   "xrt": x.shape[1] / sr / wall, "backend": report.backend}
+            label = name + "".join(f" {k.replace('_hz', '').replace('reconstruction_method', 'rm')}={v}"
+                                   for k, v in extra.items())
+            line = (f"  {label:<58} LSD {before:.3f} -> {after:.3f}  {row['reduction_pct']:+6.1f}%  "
+                    f"{row['xrt']:5.1f}x")
+            if name == "universr" and found is not None:
+                xo = crossover_hz(found)
+                diff = out.samples.astype(np.float64) - y
+                row["below_crossover_db"] = band_energy_db(diff, sr, 0.0, xo) - band_energy_db(y, sr, 0.0, xo)
+                line += f"  (out - in) below {xo:.0f} Hz: {row['below_crossover_db']:.1f} dB re input"
+            rows.append(row)
+            print(line, flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("folders", nargs="+", type=Path)
@@ -261,6 +324,7 @@ def main() -> None:
     ap.add_argument("--no-quality", action="store_true", help="speed table only")
     ap.add_argument("--no-speed", action="store_true", help="quality table only")
     ap.add_argument("--json", action="store_true", help="also print all rows as JSON at the end")
+    ap.add_argument("--bwe-only", action="store_true", help="only the bandwidth-extension table (music files)")
     args = ap.parse_args()
     files = [f for folder in args.folders for f in u.audio_files(folder)]
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -269,6 +333,11 @@ def main() -> None:
         f"{'file':<28} {'degraded':<10} {'preset':<18} {'metric':<6} {'before':>7}    {'after':>7}  "
         f"{'gain':>9}  speed"
     )
+    if args.bwe_only:
+        b = bandwidth_extension(files, args.seconds)
+        if args.json:
+            print(json.dumps({"bandwidth_extension": b}, indent=1, default=str))
+        return
     q = [] if args.no_quality else quality(files, args.seconds)
     s = [] if args.no_speed else speed(files, args.speed_seconds)
     clean = [r for r in q if r.get("degradation") == "clean" and "after" in r]
