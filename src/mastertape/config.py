@@ -47,6 +47,8 @@ class Settings(BaseSettings):
 
     # limits
     max_upload_bytes: int = 2 * 1024**3
+    # every request body other than a /from-file upload (JSON of a few hundred bytes): 413 above this
+    max_json_body_bytes: int = 1024**2
     max_duration_s: float = 3 * 3600.0
     link_max_bytes: int = 2 * 1024**3
     link_timeout_s: float = 120.0

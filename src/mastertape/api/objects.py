@@ -1,0 +1,88 @@
+"""Owner-scoped lookups shared by the routes. Every read of a user object filters by its owner, so
+another key's id is indistinguishable from an unknown one (404)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mastertape.errors import InvalidSetting, NotFound, TooManyJobs
+from mastertape.store.models import ARTIFACT_MODELS, PROCESSING, QUEUED, Job
+
+#: object types of the API that this server stores (`archive`: a zip made by POST /download-archive)
+OBJECT_TYPES = ("audio", "upscaled", "mastered", "stem_split", "stem", "archive")
+_NOUNS = {
+    "audio": "audio asset",
+    "upscaled": "restored version",
+    "mastered": "master",
+    "stem_split": "stem split",
+    "stem": "stem",
+    "archive": "archive",
+}
+
+
+def check_object_type(object_type: str) -> str:
+    if object_type not in OBJECT_TYPES:
+        raise InvalidSetting(
+            f"unknown object type {object_type!r}; use one of {', '.join(OBJECT_TYPES)}", field="object_type"
+        )
+    return object_type
+
+
+def require(session: Session, owner: str, object_type: str, object_id: str, field: str | None = None):
+    """Like `owned`, raising 404 (naming `field`) or 422 when the id is one of the owner's other objects."""
+    model = ARTIFACT_MODELS.get(object_type)
+    row = session.get(model, object_id) if model is not None else None
+    if row is not None and row.owner_id == owner:
+        return row
+    if field is not None:
+        for other, other_model in ARTIFACT_MODELS.items():
+            if other == object_type:
+                continue
+            alt = session.get(other_model, object_id)
+            if alt is not None and alt.owner_id == owner:
+                raise InvalidSetting(
+                    f"{field} {object_id} is the id of a {_NOUNS[other]}, not of a "
+                    f"{_NOUNS.get(object_type, object_type)}",
+                    field=field,
+                )
+    noun = _NOUNS.get(object_type, object_type.replace("_", " "))
+    raise NotFound(f"{noun} {object_id} not found", field=field)
+
+
+def find(session: Session, owner: str, object_type: str, object_id: str):
+    """The owner's artifact or None."""
+    model = ARTIFACT_MODELS.get(object_type)
+    if model is None:
+        return None
+    row = session.get(model, object_id)
+    return row if row is not None and row.owner_id == owner else None
+
+
+def pending_job_id(session: Session, object_id: str, status: str | None = None) -> str | None:
+    """The id of the job still producing this artifact (queued or processing), or None when it is done.
+    Pass the artifact's `status` when known: a completed or failed artifact needs no query."""
+    if status is not None and status not in (QUEUED, PROCESSING):
+        return None
+    return session.execute(
+        select(Job.id)
+        .where(Job.object_id == object_id, Job.status.in_((QUEUED, PROCESSING)))
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def check_in_flight(session: Session, owner: str, new_jobs: int, limit: int) -> None:
+    """429 when this key already has `limit` jobs queued or running (counts at most limit + 1 rows)."""
+    in_flight = (
+        select(Job.id)
+        .where(Job.owner_id == owner, Job.status.in_((QUEUED, PROCESSING)))
+        .limit(limit + 1)
+        .subquery()
+    )
+    count = session.execute(select(func.count()).select_from(in_flight)).scalar_one()
+    if count + new_jobs > limit:
+        raise TooManyJobs(
+            f"this key already has {count} jobs queued or running (limit {limit}); "
+            f"retry when some have finished"
+        )
