@@ -72,6 +72,12 @@ _GROW_MIN_FRAMES = 1 << 20
 # Decode errors tolerated in the middle of a stream (a damaged MP3 frame is skipped, as players do).
 _MAX_MIDSTREAM_ERRORS = 3
 _MAX_MIDSTREAM_ERROR_FRACTION = 0.01
+# A file may decode to at most this many bytes of float32 per byte of input once past the floor: real
+# codecs stay far below (16-bit PCM 2, FLAC ~6, MP3 128k ~22, Opus 6 kbps ~260), while hours of digital
+# silence in a few kB (a decompression bomb) reach 10^4 and more. Keeps a worker's memory proportional to
+# the upload, not to max_duration_s x sample rate (3 h of 192 kHz stereo would be 16 GB of float32).
+_MAX_EXPANSION = 1000
+_EXPANSION_FLOOR_BYTES = 256 * 2**20
 
 _INT_SCALE = {"u8": 1.0 / 128, "s16": 1.0 / 32768, "s32": 1.0 / 2**31, "s64": 1.0 / 2**63}
 _FLOAT_FORMATS = ("flt", "dbl")
@@ -511,6 +517,21 @@ def _first_block_frames(declared: _Declared, size: int | None, limit: int | None
     return guess
 
 
+def _expansion_limit_frames(size: int | None, channels: int) -> int | None:
+    """Frames past which a file of `size` bytes has expanded implausibly (None: size unknown)."""
+    if size is None:
+        return None
+    return max(_EXPANSION_FLOOR_BYTES, _MAX_EXPANSION * size) // (4 * max(1, channels))
+
+
+def _expands_too_much(size: int, seconds: float) -> UnsupportedAudio:
+    return UnsupportedAudio(
+        f"the file is only {size / 1024:,.0f} kB but decodes to more than {_fmt_duration(seconds)} of audio: "
+        f"it is almost entirely digital silence (or built to exhaust the server's memory). Trim the "
+        f"silence and export it again"
+    )
+
+
 def _decode_stream(container, stream, src: _Source, sample_rate: int, channels: int, declared: _Declared,
                    max_duration_s: float | None) -> Audio:
     limit: int | None = None  # set with the first frame, whose rate is authoritative
@@ -531,7 +552,9 @@ def _decode_stream(container, stream, src: _Source, sample_rate: int, channels: 
                 if blocks is None:
                     sample_rate, channels = _first_frame_checks(frame, sample_rate, channels)
                     limit = _limit_frames(max_duration_s, sample_rate)
-                    blocks = _Blocks(channels, _first_block_frames(declared, src.size, limit, channels), limit)
+                    bomb = _expansion_limit_frames(src.size, channels)
+                    cap = limit if bomb is None else bomb if limit is None else min(limit, bomb)
+                    blocks = _Blocks(channels, _first_block_frames(declared, src.size, cap, channels), cap)
                 elif frame.sample_rate != sample_rate or frame.layout.nb_channels != channels:
                     raise UnsupportedAudio(
                         "the sample rate or channel count changes part way through the file; "
@@ -546,6 +569,8 @@ def _decode_stream(container, stream, src: _Source, sample_rate: int, channels: 
                 frames_since_error += n
                 if limit is not None and blocks.frames > limit:
                     raise _too_long(max_duration_s)
+                if bomb is not None and blocks.frames > bomb:
+                    raise _expands_too_much(src.size, blocks.frames / sample_rate)
     except av.FFmpegError:
         failed_at_end = True  # the demuxer gave up: nothing after this point can be read
     total = blocks.frames if blocks is not None else 0
