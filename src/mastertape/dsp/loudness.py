@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mastertape.dsp.arrays import as_channels
 from mastertape.dsp.filters import FFTFilterBank
 from mastertape.dsp.truepeak import to_db, true_peak
 from mastertape.errors import InvalidAudioValues, TooManyChannels, UnsupportedSampleRate
@@ -94,14 +95,10 @@ def _check_rate(sample_rate: int) -> None:
 
 
 def _as_2d(samples: np.ndarray) -> np.ndarray:
-    x = np.asarray(samples)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2:
-        raise ValueError(f"samples must be (channels, frames), got shape {x.shape}")
+    x = as_channels(samples)
     if x.shape[0] > 2:
         raise TooManyChannels(f"loudness is measured on mono or stereo audio, got {x.shape[0]} channels")
-    return np.ascontiguousarray(x)  # a transposed (frames, channels) buffer would make every pass strided
+    return x
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
+from mastertape.dsp.arrays import as_channels
+
 #: IEC 61260-1:2014 preferred (nominal) mid-band frequencies of one decade of 1/3-octave bands.
 _NOMINAL_MANTISSAS = (10.0, 12.5, 16.0, 20.0, 25.0, 31.5, 40.0, 50.0, 63.0, 80.0)
 _SEGMENTS_PER_BATCH = 8
-
-
-def _as_2d(samples: np.ndarray) -> np.ndarray:
-    x = np.asarray(samples)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2:
-        raise ValueError(f"samples must be (channels, frames), got shape {x.shape}")
-    return x
 
 
 def welch_segment_length(sample_rate: int, frames: int) -> int:
@@ -41,7 +34,7 @@ def welch_power_spectrum(samples: np.ndarray, sample_rate: int, segment_frames: 
     `mix` (outputs, channels), if given, is applied to each batch of segments first (e.g. mid/side),
     and the psd then has one row per output.
     """
-    x = _as_2d(samples)
+    x = as_channels(samples)
     channels, frames = x.shape
     n = segment_frames or welch_segment_length(sample_rate, frames)
     freqs = scipy.fft.rfftfreq(max(n, 1), 1.0 / sample_rate)
@@ -118,7 +111,7 @@ def third_octave_levels(samples: np.ndarray, sample_rate: int, fmin_hz: float = 
     channels (so anti-phase content counts, unlike a mono sum). Levels are 10 log10 of the band's mean
     square: a full-scale sine reads -3.01 dB in its band; -inf for a band without energy.
     """
-    x = _as_2d(samples)
+    x = as_channels(samples)
     nominal, exact = third_octave_centers(fmin_hz, fmax_hz)
     low, high = exact * 10.0 ** (-1.0 / 20.0), exact * 10.0 ** (1.0 / 20.0)
     keep = low < sample_rate / 2.0
@@ -146,7 +139,7 @@ def stereo_correlation(samples: np.ndarray) -> float:
     1.0 for mono, identical channels, or when a channel is silent (nothing can
     cancel); -1.0 for inverted channels; about 0 for unrelated channels.
     """
-    x = _as_2d(samples)
+    x = as_channels(samples)
     if x.shape[0] == 1:
         return 1.0
     left, right = x[0], x[1]
@@ -158,7 +151,7 @@ def stereo_correlation(samples: np.ndarray) -> float:
 
 def crest_factor_db(samples: np.ndarray) -> float:
     """Sample peak over RMS of all channels together, in dB (a sine reads 3.01 dB); 0.0 for silence."""
-    x = _as_2d(samples)
+    x = as_channels(samples)
     if x.size == 0:
         return 0.0
     peak = _peak(x)
@@ -175,7 +168,7 @@ def side_to_mid_ratio_db(samples: np.ndarray, sample_rate: int, below_hz: float)
     identical channels); anti-phase bass reads high (+inf if the mid is empty there). -inf for silence.
     Computed from Welch spectra of mid and side.
     """
-    x = _as_2d(samples)
+    x = as_channels(samples)
     if x.shape[0] == 1:
         return float("-inf")
     mid_side = np.array([[0.5, 0.5], [0.5, -0.5]])

@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from mastertape.dsp.arrays import as_channels
 from mastertape.errors import InvalidAudioValues
 
 #: Taps per polyphase branch of the interpolation filter (at the base rate).
@@ -70,15 +71,6 @@ def _branch_spectra(factor: int, fft_size: int) -> np.ndarray:
     return scipy.fft.rfft(taps[:, ::-1].astype(np.float32), n=fft_size, axis=-1).astype(np.complex64)
 
 
-def _as_2d(samples: np.ndarray) -> np.ndarray:
-    x = np.asarray(samples)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2:
-        raise ValueError(f"samples must be (channels, frames), got shape {x.shape}")
-    return np.ascontiguousarray(x)
-
-
 def _batches(x: np.ndarray, factor: int):
     """Yield (start, stop, interpolated) per batch of frames [start, stop).
 
@@ -116,7 +108,7 @@ def oversampled_peak_envelope(samples: np.ndarray, sample_rate: int) -> np.ndarr
     n + k/factor (k = 0 is the sample itself), so ``envelope.max()`` is exactly the linear true peak;
     a look-ahead true-peak limiter uses it as its detector. Computed block-wise (bounded memory).
     """
-    x = _as_2d(samples)
+    x = as_channels(samples)
     factor = oversampling_factor(sample_rate)
     env = np.abs(x).astype(np.float32)
     if factor == 1 or x.shape[1] == 0:
@@ -132,7 +124,7 @@ def true_peak(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
     Raises InvalidAudioValues for NaN or infinite samples.
     """
-    x = _as_2d(samples)
+    x = as_channels(samples)
     if x.shape[1] == 0:
         return np.zeros(x.shape[0])
     peaks = np.maximum(x.max(axis=1), -x.min(axis=1)).astype(np.float64)
