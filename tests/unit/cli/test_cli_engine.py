@@ -15,26 +15,12 @@ import numpy as np
 import pytest
 
 from mastertape.audio import Audio, decode, encode, probe
-from mastertape.cli import engine, main
+from mastertape.cli import engine
 from mastertape.dsp.loudness import measure
+from tests.cli import run_cli
 from tests.signals import music_like, sine
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run `mastertape ARGS` as the console entry point does; returns (exit code, stdout, stderr)."""
-    old_argv = sys.argv
-    sys.argv = ["mastertape", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = old_argv
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
