@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     s3_public_endpoint_url: str | None = None
     # Celery broker (Redis or RabbitMQ); unset = embedded in-process workers
     broker_url: str | None = None
-    # Celery queues are "<queue_prefix>.<kind>" (kind: import, restore, master)
+    # Celery queues are "<queue_prefix>.<kind>" (kind: import, restore, master, split, archive)
     queue_prefix: str = "mastertape"
     # Redis broker: an unacknowledged message (its worker died) is redelivered after this long; the
     # workers' own lease check (job_lease_s) usually re-runs the job much sooner

@@ -118,7 +118,7 @@ class Cluster:
             server_process.stop(self.api, sig)
             self.api = None
 
-    def start_worker(self, concurrency: int = 1, queues: str = "import,restore,master") -> Worker:
+    def start_worker(self, concurrency: int = 1, queues: str = "import,restore,master,split,archive") -> Worker:
         n = len(self.workers)
         proc, log_path = self._cli(
             "worker", "--concurrency", str(concurrency), "--queues", queues, "--log-level", "info",

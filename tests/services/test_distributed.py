@@ -201,3 +201,30 @@ def test_rabbitmq_broker_smoke(tmp_path, cluster_env, rabbitmq_broker):
         assert cluster.bucket_keys() == _expected_keys(cluster)
     finally:
         cluster.close()
+
+
+def test_stem_split_and_archive_jobs_run_on_celery_workers(redis_cluster):
+    """The job kinds of stems (split) and archives (archive) have their own queues and run on workers."""
+    cluster = redis_cluster
+    cluster.start_api()
+    cluster.start_worker(concurrency=1, queues="import,split,archive")
+    up = cluster.upload(cluster.wav_bytes(music_like(seconds=TRACK_S)))
+    audio_id = up.json()["audio_id"]
+    cluster.wait_until_done(timeout_s=120)
+    r = httpx.post(f"{cluster.api.url}/create-stems", headers=cluster.headers,
+                   json={"audio_id": audio_id, "preset": "denoise"}, timeout=60)  # a DSP preset: no model needed
+    assert r.status_code == 200, r.text
+    split_id = r.json()["creation_id"]
+    cluster.wait_until_done(timeout_s=180)
+    split = cluster.status("stem_split", split_id)
+    assert split["is_complete"], split
+    stem_ids = [s["stem_id"] for s in split["status_details"]["stems"]]
+    assert len(stem_ids) == 2
+    r = httpx.post(f"{cluster.api.url}/download-archive", headers=cluster.headers,
+                   json={"id": audio_id, "versions": ["original"], "stem_ids": stem_ids}, timeout=60)
+    assert r.status_code == 200, r.text
+    archive_id = r.json()["id"]
+    jobs = cluster.wait_until_done(timeout_s=180)
+    assert {j.kind for j in jobs} == {"import", "split", "archive"}
+    assert all(j.status == COMPLETED for j in jobs)
+    assert cluster.status("archive", archive_id)["is_complete"]

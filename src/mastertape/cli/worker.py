@@ -16,7 +16,7 @@ import typer
 from mastertape.cli import app
 from mastertape.cli.server import DataDirOption, load_settings
 
-ALL_KINDS = "import,restore,master"
+ALL_KINDS = "import,restore,master,split,archive"
 
 
 def parse_kinds(text: str) -> list[str]:
@@ -36,7 +36,8 @@ def parse_kinds(text: str) -> list[str]:
 @app.command()
 def worker(
     queues: Annotated[
-        str, typer.Option(help="Job kinds this worker takes, comma-separated (import, restore, master).")
+        str,
+        typer.Option(help="Job kinds this worker takes, comma-separated (import, restore, master, split, archive)."),
     ] = ALL_KINDS,
     concurrency: Annotated[
         int | None, typer.Option(help="Jobs run at once, one process each (default: number of cores).")

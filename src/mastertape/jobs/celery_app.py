@@ -36,11 +36,22 @@ from mastertape.config import Settings
 from mastertape.jobs import state
 from mastertape.jobs.runner import TRANSIENT, run_job
 from mastertape.jobs.runtime import Runtime
-from mastertape.store.models import COMPLETED, IMPORT, MASTER, PROCESSING, QUEUED, RESTORE, Job, utcnow
+from mastertape.store.models import (
+    ARCHIVE,
+    COMPLETED,
+    IMPORT,
+    MASTER,
+    PROCESSING,
+    QUEUED,
+    RESTORE,
+    SPLIT,
+    Job,
+    utcnow,
+)
 
 log = logging.getLogger("mastertape.jobs")
 
-KINDS = (IMPORT, RESTORE, MASTER)
+KINDS = (IMPORT, RESTORE, MASTER, SPLIT, ARCHIVE)
 #: the hard time limit kills the job this long after `job_time_limit_s`, so that the job, claimed a
 #: moment after the task started, is already past the limit when `fail_overdue` looks at it
 TIME_LIMIT_GRACE_S = 1.0
