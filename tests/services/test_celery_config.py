@@ -17,8 +17,9 @@ def test_each_kind_has_its_own_queue_and_late_acknowledgement(tmp_path):
     app = celery_app.make_celery(settings)
     app.finalize()
     queues = {q.name: q for q in app.conf.task_queues}
-    assert set(queues) == {"pfx.import", "pfx.restore", "pfx.master"}
-    for kind in ("import", "restore", "master"):
+    kinds = ("import", "restore", "master", "split", "archive")
+    assert set(queues) == {f"pfx.{kind}" for kind in kinds}
+    for kind in kinds:
         task = app.tasks[f"mastertape.job.{kind}"]
         queue = app.conf.task_routes[task.name]["queue"]
         assert queue == f"pfx.{kind}"
