@@ -386,8 +386,12 @@ def _speech_share_db(samples: np.ndarray, profile: NoiseProfile) -> float:
     return float(10.0 * np.log10(max(1.0 - noise / max(total, 1e-30), 0.05)))
 
 
-def denoise_routed(samples: np.ndarray, sr: int, strength: float, stereo_mode: str) -> DenoiseOutcome:
+def denoise_routed(
+    samples: np.ndarray, sr: int, strength: float, stereo_mode: str, profile: NoiseProfile | None = None
+) -> DenoiseOutcome:
     """Speech -> DeepFilterNet3 (when installed), anything else -> MMSE-LSA with a noise profile.
+
+    `profile`: the estimate_noise_profile() of these very samples when the caller already has it.
 
     Guard: DeepFilterNet3 is kept only if it removes at most DFN_MAX_EXCESS_DB (2 dB) more energy than the measured
     stationary noise floor explains. Measured on ../shared/audio with white noise at 5 dB SNR: on the read
@@ -401,7 +405,8 @@ def denoise_routed(samples: np.ndarray, sr: int, strength: float, stereo_mode: s
     metrics: dict = {"speech_probability": decision.speech_probability, "content_method": decision.method}
     if decision.speech_retention_db is not None:
         metrics["speech_retention_db"] = decision.speech_retention_db
-    profile = estimate_noise_profile(samples, sr)
+    if profile is None or profile.sample_rate != sr:
+        profile = estimate_noise_profile(samples, sr)
     metrics.update({"noise_floor_db": profile.noise_floor_db, "noise_presence": profile.presence,
                     "noise_found": profile.noise_found, "snr_db": profile.snr_db})
     notes: list[str] = []

@@ -119,8 +119,10 @@ def run_universal_enhancer(audio: Audio, settings: RestoreSettings) -> tuple[Aud
             f"needs >= {hum.MIN_PROMINENCE_DB:.0f} dB on 2 harmonics)"
         )
     if do_denoise:
+        y32 = np.asarray(y, dtype=np.float32)
+        # the analysis profile describes y as long as no earlier repair changed it
         res = denoise.denoise_routed(
-            np.asarray(y, dtype=np.float32), sr, settings.strength, settings.stereo_mode
+            y32, sr, settings.strength, settings.stereo_mode, profile=profile if y is x else None
         )
         y = res.samples
         repairs.append("denoise")

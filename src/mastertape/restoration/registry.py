@@ -34,13 +34,14 @@ class PresetSpec:
     def unavailable_reason(self, settings=None) -> str | None:
         if self.available is None:
             return None
-        return _load(self.available)(settings)
+        return load_ref(self.available)(settings)
 
     def function(self) -> Callable:
-        return _load(self.target)
+        return load_ref(self.target)
 
 
-def _load(ref: str) -> Callable:
+def load_ref(ref: str) -> Callable:
+    """The object a "module:function" reference names (imported on first use)."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mastertape.errors import PresetUnavailable, UnknownPreset
+from mastertape.restoration.registry import load_ref
 from mastertape.stems.settings import PRESET_NAMES
 
 if TYPE_CHECKING:
@@ -50,12 +51,12 @@ class StemPresetSpec:
             return self.unavailable
         if self.available is None:
             return None
-        return _load(self.available)(self.name)
+        return load_ref(self.available)(self.name)
 
     def function(self) -> Callable:
         if self.target is None:
             raise PresetUnavailable(f"stem preset '{self.name}' {NOT_INSTALLED}", field="preset")
-        return _load(self.target)
+        return load_ref(self.target)
 
     def to_dict(self) -> dict:
         """JSON-ready entry for `GET /presets` (checks availability: may look for installed packages)."""
@@ -68,11 +69,6 @@ class StemPresetSpec:
             "available": reason is None,
             "unavailable_reason": reason,
         }
-
-
-def _load(ref: str) -> Callable:
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 _REGISTRY: dict[str, StemPresetSpec] = {}
