@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -219,7 +220,9 @@ def speed(folder: Path, work: Path, args: argparse.Namespace) -> dict:
         "-c",
         "import mastertape.cli, mastertape.audio, mastertape.mastering, mastertape.dsp.loudness",
     ]
-    # warm-up (page cache, .pyc files), not timed
+    # warm-up, not timed: page cache, and the bytecode an installed package has (pip compiles it at
+    # install time; an editable checkout under PYTHONDONTWRITEBYTECODE=1 would recompile every run)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(u.REPO / "src")], check=True)
     master_cli(src, out, args.speed_target, args, core=core)
     u.loudnorm_two_pass(
         src,

@@ -245,8 +245,11 @@ def master(
     if preview_dest is not None and preview_dest.resolve() == input_path.resolve():
         raise InvalidSetting(f"the preview would overwrite the input file {input_path}", field="preview")
 
+    from mastertape.allocator import tune_for_batch_processing
     from mastertape.mastering import MasteringSettings
     from mastertape.mastering import master as run_master
+
+    tune_for_batch_processing()
 
     def settings_for(selection_s: tuple[float, float] | None) -> MasteringSettings:
         return MasteringSettings(
@@ -344,8 +347,11 @@ def analyze(
 ) -> None:
     """Measure loudness (BS.1770-4 / EBU R128): LUFS-I, LRA, true and sample peak, PLR, max M/S."""
     _check_input(file)
+    from mastertape.allocator import tune_for_batch_processing
     from mastertape.audio import decode, probe
     from mastertape.dsp.loudness import measure
+
+    tune_for_batch_processing()
 
     info = probe(file)
     audio = decode(file)

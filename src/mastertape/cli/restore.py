@@ -108,8 +108,10 @@ def restore(
         multiband_ensemble=multiband_ensemble,
         model_dir=get_settings().model_dir,
     )
+    from mastertape.allocator import tune_for_batch_processing
     from mastertape.audio import decode
 
+    tune_for_batch_processing()
     audio = decode(input_path)
     restored, report = run_restore(audio, settings)
     del audio

@@ -225,6 +225,24 @@ def sos_impulse_response(sos: np.ndarray, length: int) -> np.ndarray:
 
 
 # --- block-wise FFT filtering ---------------------------------------------------------------------
+def fft_size_for(taps: int, block: int | None = None) -> int:
+    """FFT length for overlap-save filtering with `taps`-long responses: a power of two from 4096 up.
+
+    Without a block size, about five times the response. With `block` (the frames of each `process`
+    call), the length that needs the least work for such a block, counted as frames * N log2 N: a block
+    just over a whole number of hops pays for a nearly empty extra frame (180,810 frames through 6,656
+    taps: seven 32768-point frames cost 18% less than four of 65536 points).
+    """
+    smallest = max(1 << int(math.ceil(math.log2(2 * taps))), 4096)
+    if block is None:
+        return max(1 << int(math.ceil(math.log2(5 * taps))), 4096)
+
+    def cost(n: int) -> float:
+        return -(-int(block) // (n - taps + 1)) * n * math.log2(n)
+
+    return min((smallest << k for k in range(4)), key=cost)
+
+
 class FFTFilterBank:
     """Several linear filters applied to the same multichannel signal by overlap-save FFT convolution.
 
@@ -234,12 +252,18 @@ class FFTFilterBank:
     as one call (to float32 rounding). Memory: the FFT frames of one block, nothing of the whole signal.
     """
 
-    def __init__(self, impulse_responses: np.ndarray, channels: int, fft_size: int | None = None) -> None:
+    def __init__(
+        self,
+        impulse_responses: np.ndarray,
+        channels: int,
+        fft_size: int | None = None,
+        block: int | None = None,
+    ) -> None:
         irs = np.atleast_2d(np.asarray(impulse_responses, dtype=np.float64))
         self.outputs, self.taps = irs.shape
         self.channels = int(channels)
         if fft_size is None:
-            fft_size = max(1 << int(math.ceil(math.log2(5 * self.taps))), 4096)
+            fft_size = fft_size_for(self.taps, block)
         if fft_size < self.taps + 1:
             raise ValueError(f"fft_size {fft_size} must exceed the response length {self.taps}")
         self.fft_size = int(fft_size)
@@ -255,16 +279,17 @@ class FFTFilterBank:
         channels: int,
         taps: int | None = None,
         delay: int = 0,
+        block: int | None = None,
     ) -> FFTFilterBank:
         """A bank whose outputs are the IIR cascades `sos_list`, truncated after they decay (see module doc),
-        each delayed by `delay` frames."""
+        each delayed by `delay` frames; `block`: the usual block size (see `fft_size_for`)."""
         if taps is None:
             responses = truncated_impulse_responses(sos_list, sample_rate)
         else:
             responses = np.stack([sos_impulse_response(sos, taps) for sos in sos_list])
         irs = np.zeros((len(sos_list), responses.shape[1] + delay))
         irs[:, delay:] = responses
-        return cls(irs, channels)
+        return cls(irs, channels, block=block)
 
     def reset(self) -> None:
         self._history[:] = 0.0

@@ -388,7 +388,7 @@ def master(
     applied: tuple[float, float] | None = None  # (gain_db, threshold_db) now applied to `work`
     passes = 0
     clock.lap("targeting")
-    verify_scan = ScanBank(sr, channels, factor=_verify_factor(sr))
+    verify_scan = ScanBank(sr, channels, factor=_verify_factor(sr), block=grid.chunk)
     while True:
         passes += 1
         limiter_gr, limited = _apply_limiter(
@@ -495,7 +495,7 @@ def _process_bands(
     for mono."""
     channels, frames = x.shape
     stereo = channels == 2
-    bank = FFTFilterBank.from_sos(sos_list, sample_rate, channels)
+    bank = FFTFilterBank.from_sos(sos_list, sample_rate, channels, block=grid.chunk)
     n_hops = frames // grid.hop
     in_hops = np.zeros(n_hops)
     n_chunks = -(-frames // grid.chunk)
@@ -583,7 +583,7 @@ class _Detector:
         per_hop = grid.hop // grid.sub
         level_db = np.full(n_tp_hops * grid.hop, -np.inf, dtype=np.float32)
         sub_energy = np.zeros(n_tp_hops * per_hop)
-        bank = ScanBank(sample_rate, work.shape[0], factor=_detector_factor(sample_rate))
+        bank = ScanBank(sample_rate, work.shape[0], factor=_detector_factor(sample_rate), block=grid.chunk)
         for a, b, kw, env in bank.scan(work, 0, frames, grid.chunk):
             level_db[a:b] = _db32(env)
             e = np.einsum("cn,cn->n", kw, kw)

@@ -43,7 +43,7 @@ class ScanBank:
     [p - LOOKAHEAD, q - LOOKAHEAD).
     """
 
-    def __init__(self, sample_rate: int, channels: int, factor: int = 1) -> None:
+    def __init__(self, sample_rate: int, channels: int, factor: int = 1, block: int | None = None) -> None:
         k_sos = k_weighting_sos(sample_rate)
         k_ir = truncated_impulse_responses([k_sos], sample_rate)[0]
         n = k_ir.size
@@ -56,7 +56,7 @@ class ScanBank:
         # branch k: y(n + k/factor) = sum_i x[n + i - (TAPS/2 - 1)] taps[k, i], i.e. the causal FIR
         # taps[k, ::-1] read LOOKAHEAD frames later
         irs[1:, :TAPS_PER_PHASE] = taps[:, ::-1]
-        self.bank = FFTFilterBank(irs, channels)
+        self.bank = FFTFilterBank(irs, channels, block=block)
 
     def scan(
         self, signal: np.ndarray, lo: int, hi: int, chunk: int

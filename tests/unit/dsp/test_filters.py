@@ -14,6 +14,7 @@ from mastertape.dsp.filters import (
     allpass_sos,
     cascade,
     crossover_bands_sos,
+    fft_size_for,
     high_shelf_sos,
     highpass_sos,
     impulse_response_length,
@@ -149,6 +150,28 @@ def test_fft_bank_block_wise_equals_one_call(sizes):
         pos += n
     blocked = np.concatenate(parts, axis=-1)
     assert np.abs(blocked - whole).max() < 1e-6
+
+
+def test_fft_size_for_block_avoids_a_nearly_empty_last_frame():
+    # 180,810 frames through 6,656 taps: 65536-point frames hop 58,881 (3.07 per block, so 4 frames);
+    # 32768-point frames hop 26,113 (6.9, so 7): less work in all
+    assert fft_size_for(6656) == 65536
+    assert fft_size_for(6656, block=180_810) == 32768
+    for taps in (48, 1000, 2384, 9000):
+        for block in (4096, 100_000, 180_810):
+            n = fft_size_for(taps, block)
+            assert n > 2 * taps and n & (n - 1) == 0
+
+
+def test_fft_bank_output_does_not_depend_on_fft_size():
+    rng = np.random.default_rng(3)
+    x = (0.3 * rng.standard_normal((2, 2 * SR))).astype(np.float32)
+    sos_list = [cascade(highpass_sos(25.0, SR), b) for b in crossover_bands_sos((120.0, 2500.0), SR)]
+    default = FFTFilterBank.from_sos(sos_list, SR, 2)
+    sized = FFTFilterBank.from_sos(sos_list, SR, 2, block=30_000)
+    assert sized.fft_size != default.fft_size
+    a, b = default.process(x), sized.process(x)
+    assert np.abs(a - b).max() < 2e-6 * np.abs(a).max()
 
 
 def test_fft_bank_mono_and_empty_blocks():
