@@ -25,9 +25,11 @@ def test_lsd_above_the_cutoff_drops_by_a_third(pair, ensemble):
     before = log_spectral_distance(x, y, SR, 8000.0, 16000.0)
     after = log_spectral_distance(x, out, SR, 8000.0, 16000.0)
     assert after <= 0.7 * before, (before, after)
-    # the rebuilt band carries energy near the original's (within 9 dB: the calibrated steepening is made for
-    # real music and this pink-noise bed does not steepen), not a blast of noise
-    assert abs(band_energy_db(out, SR, 8500, 16000) - band_energy_db(x, SR, 8500, 16000)) < 9.0
+    # the rebuilt band carries energy near the original's, not a blast of noise nor nothing: within 12 dB
+    # under it (the calibrated steepening and the -3 dB LEVEL_OFFSET_DB are made for real music, and this
+    # pink-noise bed does not steepen) and never above it
+    excess = band_energy_db(out, SR, 8500, 16000) - band_energy_db(x, SR, 8500, 16000)
+    assert -12.0 < excess < 1.0, excess
 
 
 def test_original_signal_keeps_the_low_band_exact(pair):
