@@ -1,9 +1,11 @@
 """Latency of `POST /master-audio` under concurrent clients, against a real `mastertape serve` on loopback.
 
 Starts the server as a subprocess (127.0.0.1, a free port, its own temporary data dir, a known API key),
-uploads one short generated track, then runs CLIENTS concurrent clients (asyncio + httpx, one keep-alive
-connection each) that POST /master-audio with the default body until REQUESTS requests are answered,
-and prints p50/p90/p99/max latency (time from sending a request to its complete answer) and throughput.
+makes one API key per client (tenants, as `mastertape keys create` does; `--shared-key`: all clients use
+one key) and uploads one short generated track per key, then runs CLIENTS concurrent clients (asyncio, one
+keep-alive connection each) that POST /master-audio with the default body until REQUESTS requests are
+answered, and prints p50/p90/p99/max latency (time from sending a request to its complete answer) and
+throughput.
 
 - closed loop (default): every client sends its next request as soon as the previous one is answered;
   latency then includes the wait behind the other 31 clients' requests (Little's law: latency = clients /
@@ -90,6 +92,26 @@ def make_track(path: Path, seconds: float = 3.0) -> None:
     encode(music_like(seconds=seconds), path, "wav", bit_depth=16)
 
 
+def client_keys(data_dir: Path, n: int) -> list[str]:
+    """n API keys made in the server's database (as `mastertape keys create` does): one tenant per client."""
+    from mastertape.config import Settings
+    from mastertape.store.db import Database
+    from mastertape.store.keys import create_key
+
+    db = Database.from_settings(Settings(data_dir=data_dir))
+    try:
+        return [create_key(db, f"client {i}")[1] for i in range(n)]
+    finally:
+        db.dispose()
+
+
+def upload(url: str, key: str, track: Path) -> str:
+    with open(track, "rb") as fh:
+        r = httpx.post(f"{url}/from-file", headers={"X-API-Key": key}, files={"audio": ("t.wav", fh)})
+    r.raise_for_status()
+    return r.json()["audio_id"]
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -102,15 +124,15 @@ class RawClient:
     2.5 ms of CPU per request, which on a 2-core machine would be measured as server latency; this costs
     a few tens of microseconds."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, key: str = KEY) -> None:
+        self.host, self.port, self.key = host, port, key
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def post_json(self, path: str, payload: bytes) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nX-API-Key: {KEY}\r\n"
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nX-API-Key: {self.key}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode()
         self.writer.write(head + payload)
         raw = await self.reader.readuntil(b"\r\n\r\n")
@@ -127,21 +149,24 @@ class RawClient:
             self.writer.close()
 
 
-async def run_clients(url: str, audio_id: str, clients: int, requests: int, rate: float | None,
+async def run_clients(url: str, tracks: list[tuple[str, str]], clients: int, requests: int, rate: float | None,
                       body: dict) -> tuple[list[float], int, float]:
+    """`tracks`: (API key, audio id) per client, or one pair shared by all."""
     import json
 
     host, port = url.removeprefix("http://").split(":")
-    payload = json.dumps({**body, "audio_id": audio_id}).encode()
     latencies: list[float] = []
     errors = 0
     per_client = [requests // clients + (1 if i < requests % clients else 0) for i in range(clients)]
-    conns = [RawClient(host, int(port)) for _ in range(clients)]
+    pairs_of = [tracks[i % len(tracks)] for i in range(clients)]
+    conns = [RawClient(host, int(port), key) for key, _ in pairs_of]
+    payloads = {aid: json.dumps({**body, "audio_id": aid}).encode() for _, aid in pairs_of}
     # warm-up: open the connections and let the server import and cache what it needs
     for _ in range(3):
-        await asyncio.gather(*(c.post_json("/master-audio", payload) for c in conns))
+        await asyncio.gather(*(c.post_json("/master-audio", payloads[aid])
+                               for c, (_, aid) in zip(conns, pairs_of, strict=True)))
 
-    async def client(conn: RawClient, n: int, offset: float) -> None:
+    async def client(conn: RawClient, n: int, offset: float, payload: bytes) -> None:
         nonlocal errors
         t_next = time.perf_counter() + offset
         for _ in range(n):
@@ -160,8 +185,8 @@ async def run_clients(url: str, audio_id: str, clients: int, requests: int, rate
 
     t_start = time.perf_counter()
     spread = (1.0 / rate) if rate else 0.0
-    pairs = enumerate(zip(conns, per_client, strict=True))
-    await asyncio.gather(*(client(c, n, spread * i / clients) for i, (c, n) in pairs))
+    pairs = enumerate(zip(conns, per_client, pairs_of, strict=True))
+    await asyncio.gather(*(client(c, n, spread * i / clients, payloads[aid]) for i, (c, n, (_, aid)) in pairs))
     wall = time.perf_counter() - t_start
     for c in conns:
         c.close()
@@ -175,6 +200,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=None, help="open loop: requests per second per client")
     ap.add_argument("--workers", type=int, default=0, help="worker processes of the server (default 0)")
     ap.add_argument("--no-restore", action="store_true", help="send use_restored=false")
+    ap.add_argument("--shared-key", action="store_true",
+                    help="all clients use one API key and one track (default: a key and a track per client)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="mastertape-bench-"))
@@ -183,13 +210,11 @@ def main() -> None:
         make_track(track)
         proc, url = start_server(tmp / "data", args.workers)
         try:
-            with open(track, "rb") as fh:
-                r = httpx.post(f"{url}/from-file", headers={"X-API-Key": KEY}, files={"audio": ("t.wav", fh)})
-            r.raise_for_status()
-            audio_id = r.json()["audio_id"]
+            keys = [KEY] if args.shared_key else client_keys(tmp / "data", args.clients)
+            tracks = [(key, upload(url, key, track)) for key in keys]
             body = {"use_restored": False} if args.no_restore else {}
             latencies, errors, wall = asyncio.run(
-                run_clients(url, audio_id, args.clients, args.requests, args.rate, body))
+                run_clients(url, tracks, args.clients, args.requests, args.rate, body))
         finally:
             stop_server(proc)
     finally:
@@ -197,7 +222,8 @@ def main() -> None:
 
     ms = sorted(v * 1000.0 for v in latencies)
     mode = f"open loop, {args.rate:g} req/s per client" if args.rate else "closed loop"
-    print(f"POST /master-audio: {len(ms)} requests, {args.clients} concurrent clients ({mode}), "
+    tenancy = "one shared API key" if args.shared_key else "an API key and a track per client"
+    print(f"POST /master-audio: {len(ms)} requests, {args.clients} concurrent clients ({mode}, {tenancy}), "
           f"server --workers {args.workers}, {os.cpu_count()} cores shared with the clients")
     print(f"  latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  "
           f"p99 {percentile(ms, 99):.1f}  max {ms[-1]:.1f}  mean {statistics.fmean(ms):.1f}")

@@ -41,8 +41,7 @@ def _queued_import(db: Database) -> str:
         asset = Asset(owner_id=key_row.id, status="queued", details={}, download_count=0, blob_key="audio/a/original")
         s.add(asset)
         s.flush()
-        job = state.create_job(s, IMPORT, asset.id, key_row.id)
-        return job.id
+        return state.create_job(s, IMPORT, asset.id, key_row.id)
 
 
 def test_db_upgrade_reaches_head_in_its_own_schema(db):

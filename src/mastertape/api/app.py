@@ -26,6 +26,7 @@ from mastertape.config import Settings
 from mastertape.jobs.queue import JobQueue, make_queue
 from mastertape.jobs.runtime import Runtime
 from mastertape.store import signing
+from mastertape.store.group_commit import GroupCommit
 
 log = logging.getLogger("mastertape.api")
 
@@ -71,6 +72,7 @@ def create_app(
 
     app = FastAPI(title="mastertape", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.rt = rt
+    app.state.group_commit = GroupCommit(rt.db) if rt.db.is_sqlite else None
     app.state.queue = queue or (runner.queue if runner is not None else make_queue(settings))
     app.state.secret = signing.load_secret(settings)
     app.state.genres = _genres()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from mastertape.store import rawsql
 from mastertape.store.db import Database
 from mastertape.store.models import (
     ARCHIVE,
@@ -89,19 +90,15 @@ def json_safe(value):
 
 def create_job(
     session: Session, kind: str, object_id: str, owner_id: str, depends_on: str | None = None
-) -> Job:
-    job = Job(
-        id=new_id(),
-        kind=kind,
-        object_id=object_id,
-        owner_id=owner_id,
-        depends_on=depends_on,
-        status=QUEUED,
-        attempts=0,
-        created_at=utcnow(),
+) -> str:
+    """Insert a queued job (plain SQL after flushing the session's pending objects, which it may
+    reference: store.rawsql); returns its id."""
+    job_id = new_id()
+    rawsql.insert_row(
+        session, Job.__table__, id=job_id, kind=kind, object_id=object_id, owner_id=owner_id,
+        depends_on=depends_on, status=QUEUED, attempts=0, created_at=utcnow(),
     )
-    session.add(job)
-    return job
+    return job_id
 
 
 def _lease(lease_s: float) -> dt.datetime:

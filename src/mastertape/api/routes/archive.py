@@ -266,8 +266,8 @@ def download_archive(
             details={"stage": "queued", "progress": 0.0, "files": [e["path"] for e in plan.entries]},
         )
         s.add(archive)
-        job = state.create_job(s, ARCHIVE, archive.id, owner)
-    queue.enqueue(job.id, ARCHIVE)
+        job_id = state.create_job(s, ARCHIVE, archive.id, owner)
+    queue.enqueue(job_id, ARCHIVE)
     return JSONResponse(
         {
             "id": archive.id,

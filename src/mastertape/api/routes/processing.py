@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import case, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from mastertape.api import objects
 from mastertape.api.deps import Owner, QueueDep, RuntimeDep
@@ -39,6 +40,7 @@ from mastertape.errors import InvalidSetting, PresetUnavailable, UnknownGenre, U
 from mastertape.jobs import state
 from mastertape.jobs.tasks import check_selection, restore_settings
 from mastertape.restoration import registry
+from mastertape.store import rawsql
 from mastertape.store.models import (
     COMPLETED,
     FAILED,
@@ -67,8 +69,12 @@ def params_hash(preset: str, params: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _usable_asset(s: Session, owner: str, audio_id: str) -> Asset:
-    asset = objects.require(s, owner, "audio", audio_id, field="audio_id")
+_ASSET_COLUMNS = ("id", "owner_id", "status", "error_message", "duration_s")
+
+
+def _usable_asset(s: Session, owner: str, audio_id: str):
+    """The owner's track (a row of _ASSET_COLUMNS); a 422 when its import failed."""
+    asset = objects.require_columns(s, owner, "audio", audio_id, _ASSET_COLUMNS, field="audio_id")
     if asset.status == FAILED:
         raise InvalidSetting(
             f"audio {audio_id} could not be imported: {asset.error_message}", field="audio_id"
@@ -123,8 +129,7 @@ def _new_restoration(
         "source": _stem_source(stem) if stem is not None else {"type": "audio", "id": asset.id},
     }
     s.add(up)
-    job = state.create_job(s, RESTORE, up.id, owner, depends_on=waits)
-    return up, job.id
+    return up, state.create_job(s, RESTORE, up.id, owner, depends_on=waits)
 
 
 @router.post(
@@ -154,19 +159,14 @@ def _reusable_restoration(
 ) -> tuple[str, str] | None:
     """(id, status) of a completed (preferred) or still running restoration of this track (or of its stem
     `stem_id`) with these parameters."""
-    row = s.execute(
-        select(Upscaled.id, Upscaled.status)
-        .where(
-            Upscaled.owner_id == owner,
-            Upscaled.audio_id == asset_id,
-            Upscaled.params_hash == digest,
-            Upscaled.stem_id == stem_id if stem_id is not None else Upscaled.stem_id.is_(None),
-            Upscaled.status.in_((COMPLETED, QUEUED, PROCESSING)),
-        )
-        .order_by(case((Upscaled.status == COMPLETED, 0), else_=1), Upscaled.created_at.desc())
-        .limit(1)
-    ).first()
-    return (row.id, row.status) if row is not None else None
+    of = "stem_id = {}" if stem_id is not None else "stem_id IS NULL"
+    sql = (
+        "SELECT id, status FROM upscaled WHERE owner_id = {} AND audio_id = {} AND params_hash = {} AND "
+        f"{of} AND status IN ('{COMPLETED}', '{QUEUED}', '{PROCESSING}') "
+        f"ORDER BY CASE WHEN status = '{COMPLETED}' THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
+    )
+    row = rawsql.fetch_one(s, sql, owner, asset_id, digest, *((stem_id,) if stem_id is not None else ()))
+    return (row[0], row[1]) if row is not None else None
 
 
 def _source_of(
@@ -221,47 +221,74 @@ def _same_track(row, asset: Asset, field: str) -> None:
         raise InvalidSetting(f"{field} {row.id} failed: {row.error_message}", field=field)
 
 
+@dataclass(frozen=True)
+class _QueuedMaster:
+    master_id: str
+    job_id: str
+    ready: bool  # the master waits for nothing: hand it to the queue
+    restore_job_id: str | None  # a restoration queued for it that waits for nothing
+
+
+def _record_master(s: Session, owner: str, body: MasterRequest, preset_check, max_in_flight: int) -> _QueuedMaster:
+    """The rows of a new master (and of the restoration it needs, if any), in the caller's transaction."""
+    asset = _usable_asset(s, owner, body.audio_id)
+    if body.selection is not None and asset.status == COMPLETED and asset.duration_s is not None:
+        check_selection(body.selection.model_dump(), asset.duration_s)
+    stem = _stem_of(s, owner, body.stem_id, asset)
+    source_type, source_id, waits, source, new_restore_job, stem_id = _source_of(
+        s, owner, body, asset, preset_check, stem
+    )
+    objects.check_in_flight(s, owner, 1, max_in_flight)  # counts a new restore
+    master_id = new_id()
+    rawsql.insert_row(
+        s,
+        Mastered.__table__,
+        id=master_id,
+        owner_id=owner,
+        audio_id=asset.id,
+        request=body.model_dump(mode="json"),
+        source_type=source_type,
+        source_id=source_id,
+        stem_id=stem_id,
+        status=QUEUED,
+        download_count=0,
+        details={"stage": "waiting" if waits else "queued", "progress": 0.0, "source": source},
+    )
+    job_id = state.create_job(s, MASTER, master_id, owner, depends_on=waits)
+    restore_ready = new_restore_job is not None and not objects.pending_job_id(s, asset.id, asset.status)
+    return _QueuedMaster(master_id, job_id, waits is None, new_restore_job if restore_ready else None)
+
+
+def _record_master_in_transaction(rt, owner: str, body: MasterRequest, preset_check) -> _QueuedMaster:
+    with rt.db.write() as s:
+        return _record_master(s, owner, body, preset_check, rt.settings.max_jobs_in_flight_per_key)
+
+
 @router.post(
     "/master-audio",
     response_model=QueuedResponse,
     responses=_ERRORS,
     summary="Master a track (optionally restoring it first)",
 )
-def master_audio(
-    body: MasterRequest, request: Request, rt: RuntimeDep, queue: QueueDep, owner: Owner
-) -> JSONResponse:
-    """Queue a master; poll GET /status/mastered/{id}, then GET /download/mastered/{id}."""
-    genres = request.app.state.genres
+async def master_audio(body: MasterRequest, request: Request, owner: Owner) -> JSONResponse:
+    """Queue a master; poll GET /status/mastered/{id}, then GET /download/mastered/{id}.
+
+    On SQLite the rows are written on the event loop in a transaction shared with the requests of the
+    same millisecond (store.group_commit); on other databases in a worker thread, one transaction each."""
+    app_state = request.app.state  # read directly: each injected dependency costs ~10 us per request here
+    rt, queue, genres = app_state.rt, app_state.queue, app_state.genres
     if body.genre not in genres:
         raise UnknownGenre(f"unknown genre {body.genre!r}; choose one of: {', '.join(genres)}", field="genre")
     needs_preset = body.use_restored and body.source_mastered_id is None and body.upscaled_id is None
     preset_check = _preset(body, rt.settings.model_dir) if needs_preset else None
-    with rt.db.write() as s:
-        asset = _usable_asset(s, owner, body.audio_id)
-        if body.selection is not None and asset.status == COMPLETED and asset.duration_s is not None:
-            check_selection(body.selection.model_dump(), asset.duration_s)
-        stem = _stem_of(s, owner, body.stem_id, asset)
-        source_type, source_id, waits, source, new_restore_job, stem_id = _source_of(
-            s, owner, body, asset, preset_check, stem
-        )
-        objects.check_in_flight(s, owner, 1, rt.settings.max_jobs_in_flight_per_key)  # counts a new restore
-        m = Mastered(
-            id=new_id(),
-            owner_id=owner,
-            audio_id=asset.id,
-            request=body.model_dump(mode="json"),
-            source_type=source_type,
-            source_id=source_id,
-            stem_id=stem_id,
-            status=QUEUED,
-            download_count=0,
-            details={"stage": "waiting" if waits else "queued", "progress": 0.0, "source": source},
-        )
-        s.add(m)
-        job = state.create_job(s, MASTER, m.id, owner, depends_on=waits)
-        restore_ready = new_restore_job is not None and not objects.pending_job_id(s, asset.id, asset.status)
-    if waits is None:
-        queue.enqueue(job.id, MASTER)
-    if restore_ready:
-        queue.enqueue(new_restore_job, RESTORE)
-    return _queued(m.id, "Mastering queued")
+    batcher = app_state.group_commit
+    if batcher is not None:
+        async with batcher.write() as s:
+            queued = _record_master(s, owner, body, preset_check, rt.settings.max_jobs_in_flight_per_key)
+    else:
+        queued = await run_in_threadpool(_record_master_in_transaction, rt, owner, body, preset_check)
+    if queued.ready:
+        queue.enqueue(queued.job_id, MASTER)
+    if queued.restore_job_id is not None:
+        queue.enqueue(queued.restore_job_id, RESTORE)
+    return _queued(queued.master_id, "Mastering queued")

@@ -112,7 +112,7 @@ def create_stems(body: CreateStemsRequest, rt: RuntimeDep, queue: QueueDep, owne
             },
         )
         s.add(split)
-        job = state.create_job(s, SPLIT, split.id, owner, depends_on=waits)
+        job_id = state.create_job(s, SPLIT, split.id, owner, depends_on=waits)
     if waits is None:
-        queue.enqueue(job.id, SPLIT)
+        queue.enqueue(job_id, SPLIT)
     return JSONResponse({"creation_id": split.id, "status": "processing", "message": "Stem separation queued"})

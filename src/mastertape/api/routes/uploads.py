@@ -139,8 +139,8 @@ def _create_asset(rt, queue, owner: str, **fields) -> str:
                 **fields,
             )
         )
-        job = state.create_job(s, IMPORT, asset_id, owner)
-    queue.enqueue(job.id, IMPORT)
+        job_id = state.create_job(s, IMPORT, asset_id, owner)
+    queue.enqueue(job_id, IMPORT)
     return asset_id
 
 
