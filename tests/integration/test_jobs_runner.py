@@ -201,3 +201,49 @@ def test_kill_9_the_server_while_jobs_run_then_restart(tmp_path):
     db.dispose()
     assert jobs and all(j.status in (COMPLETED, FAILED) for j in jobs)
     assert all(j.error_message for j in jobs if j.status == FAILED)
+
+
+def _master_job(svc) -> tuple[str, Job]:
+    audio_id = svc.upload(svc.wav(music_like(seconds=2.0)))
+    assert svc.run_jobs() == 1
+    mastered_id = svc.master(audio_id=audio_id, use_restored=False)
+    (job,) = [j for j in _job_rows(svc) if j.kind == "master"]
+    return mastered_id, job
+
+
+def test_a_master_failing_after_storing_its_wav_leaves_no_file(service, monkeypatch):
+    mastered_id, job = _master_job(service)
+    real = tasks._store_encoded
+
+    def wav_then_fail(rt, audio, key, fmt, **kw):
+        if fmt != "wav":
+            raise RuntimeError("preview encoder crashed")
+        return real(rt, audio, key, fmt, **kw)
+
+    monkeypatch.setattr(tasks, "_store_encoded", wav_then_fail)
+    assert service.run_jobs() == 1
+    st = service.status("mastered", mastered_id)
+    assert st["is_failed"] and "preview encoder crashed" in st["error_message"]
+    assert not service.rt.blobs.exists(tasks.master_key(mastered_id))
+
+
+def test_a_job_failed_at_the_time_limit_while_storing_drops_its_files(service, monkeypatch):
+    """The supervisor fails the job (time limit) while it runs; when the job then tries to record its
+    result, the claim is gone and what it stored is deleted."""
+    mastered_id, job = _master_job(service)
+    real = tasks._store_encoded
+
+    def store_then_time_out(rt, audio, key, fmt, **kw):
+        size = real(rt, audio, key, fmt, **kw)
+        with rt.db.write() as s:  # what fail_overdue does to a job past the limit
+            state._fail_job(s, s.get(Job, job.id), "the job took longer than this server's limit", "time_limit")
+        return size
+
+    monkeypatch.setattr(tasks, "_store_encoded", store_then_time_out)
+    claim = state.claim_job(service.rt.db, job.id, "w1", 30)
+    assert run_job(service.rt, job.id, "w2") == [] and claim is not None  # held by w1
+    from mastertape.jobs.runner import execute
+
+    assert execute(service.rt, claim) == []
+    assert service.status("mastered", mastered_id)["is_failed"]
+    assert not service.rt.blobs.exists(tasks.master_key(mastered_id))

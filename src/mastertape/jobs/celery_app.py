@@ -36,6 +36,7 @@ from mastertape.config import Settings
 from mastertape.jobs import state
 from mastertape.jobs.runner import TRANSIENT, run_job
 from mastertape.jobs.runtime import Runtime
+from mastertape.jobs.tasks import discard_outputs
 from mastertape.store.models import (
     ARCHIVE,
     COMPLETED,
@@ -148,7 +149,9 @@ def time_limit_message(limit_s: float) -> str:
 
 
 def fail_timed_out(rt: Runtime, job_id: str, limit_s: float) -> bool:
-    """Fail job `job_id` (and the jobs waiting on it) for exceeding the time limit, if it is still running.
+    """Fail job `job_id` (and the jobs waiting on it) for exceeding the time limit, if it is still running,
+    and delete the files it may have stored. If the process running it is still alive, the runner drops
+    its result (and files) when it finds the job failed.
 
     Per job rather than `state.fail_overdue` (every overdue job): pools may run with different limits.
     """
@@ -156,8 +159,10 @@ def fail_timed_out(rt: Runtime, job_id: str, limit_s: float) -> bool:
         job = s.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
         if job is None or job.status != PROCESSING:
             return False
+        kind, object_id = job.kind, job.object_id
         state._fail_job(s, job, time_limit_message(limit_s), "time_limit")  # the state machine's own failure
-        return True
+    discard_outputs(rt, kind, object_id)
+    return True
 
 
 class JobTask(Task):

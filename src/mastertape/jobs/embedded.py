@@ -249,11 +249,17 @@ class EmbeddedRunner:
             self._procs[i] = self._spawn(slot=i)
 
     def _enforce_time_limit(self) -> None:
-        workers = set(state.fail_overdue(self._rt.db, self.settings.job_time_limit_s))
+        from mastertape.jobs.tasks import discard_outputs
+
+        failed = state.fail_overdue(self._rt.db, self.settings.job_time_limit_s)
+        workers = {job.worker for job in failed}
         for proc in self._procs:
             if proc.is_alive() and worker_name(proc.pid) in workers:
                 log.warning("worker %s ran a job past the time limit: stopping it", proc.pid)
                 proc.kill()  # restarted by _check_workers on the next round
+                proc.join(STOP_GRACE_S)
+        for job in failed:  # after the kill: nothing writes them any more
+            discard_outputs(self._rt, job.kind, job.object_id)
 
     @property
     def worker_pids(self) -> list[int]:

@@ -16,6 +16,7 @@ from mastertape.errors import MastertapeError, ServiceUnavailable, StorageError
 from mastertape.jobs import state
 from mastertape.jobs.runtime import Runtime
 from mastertape.jobs.state import Claim, ClaimLost, ReadyJob
+from mastertape.store.models import FAILED
 
 log = logging.getLogger("mastertape.jobs")
 
@@ -58,13 +59,15 @@ def _describe(exc: BaseException, kind: str) -> tuple[str, str]:
 
 def execute(rt: Runtime, claim: Claim) -> list[ReadyJob]:
     """Run a claimed job to its end; returns the jobs that became ready because it completed."""
-    from mastertape.jobs.tasks import TASKS
+    from mastertape.jobs.tasks import TASKS, discard_outputs
 
     beat = _Heartbeat(rt, claim)
     beat.start()
     try:
         return TASKS[claim.kind](claim, rt)
     except ClaimLost:
+        if state.job_status(rt.db, claim.job_id) == FAILED:  # failed meanwhile (time limit): drop our files
+            discard_outputs(rt, claim.kind, claim.object_id)
         log.warning("job %s was taken over elsewhere; its result here is dropped", claim.job_id)
         return []
     except (KeyboardInterrupt, SystemExit):
@@ -77,7 +80,7 @@ def execute(rt: Runtime, claim: Claim) -> list[ReadyJob]:
         else:
             log.info("job %s (%s) failed: %s", claim.job_id, claim.kind, message)
         try:
-            state.fail(
+            requeued = state.fail(
                 rt.db,
                 claim,
                 message,
@@ -86,7 +89,9 @@ def execute(rt: Runtime, claim: Claim) -> list[ReadyJob]:
                 max_attempts=rt.settings.job_max_attempts,
             )
         except ClaimLost:
-            pass
+            requeued = state.job_status(rt.db, claim.job_id) != FAILED
+        if not requeued:
+            discard_outputs(rt, claim.kind, claim.object_id)
         return []
     finally:
         beat.stop()

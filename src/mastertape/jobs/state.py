@@ -340,21 +340,35 @@ def release(db: Database, workers: Iterable[str]) -> int:
         return len(rows)
 
 
-def fail_overdue(db: Database, time_limit_s: float) -> list[str]:
-    """Fail processing jobs that started more than `time_limit_s` ago; returns the workers that ran them."""
+def job_status(db: Database, job_id: str) -> str | None:
+    row = db.query_one("SELECT status FROM jobs WHERE id = {}", job_id)
+    return row[0] if row is not None else None
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A job failed by a supervisor: which worker ran it, and what it was making."""
+
+    worker: str
+    kind: str
+    object_id: str
+
+
+def fail_overdue(db: Database, time_limit_s: float) -> list[FailedJob]:
+    """Fail processing jobs that started more than `time_limit_s` ago; returns them."""
     limit = utcnow() - dt.timedelta(seconds=time_limit_s)
-    workers: list[str] = []
+    failed: list[FailedJob] = []
     with db.write() as s:
         rows = s.execute(select(Job).where(Job.status == PROCESSING, Job.started_at < limit)).scalars().all()
         for job in rows:
-            workers.append(job.worker or "")
+            failed.append(FailedJob(job.worker or "", job.kind, job.object_id))
             _fail_job(
                 s,
                 job,
                 f"the job took longer than this server's limit of {time_limit_s:g} s and was stopped",
                 "time_limit",
             )
-    return workers
+    return failed
 
 
 def fail_orphaned_waiters(db: Database) -> int:

@@ -16,6 +16,7 @@ encoding, preview, storing, done (or failed).
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from mastertape.errors import InvalidSetting, NotFound, StorageError
 from mastertape.jobs import state
 from mastertape.jobs.runtime import Runtime
 from mastertape.jobs.state import Claim, ReadyJob
-from mastertape.store.models import COMPLETED, Asset, Mastered, Stem, Upscaled
+from mastertape.store.models import ARCHIVE, COMPLETED, MASTER, RESTORE, Asset, Mastered, Stem, Upscaled
 
 #: extension of each output format's file (AAC goes in an MPEG-4 audio file)
 FORMAT_EXTENSIONS = {"wav": ".wav", "flac": ".flac", "mp3": ".mp3", "aac": ".m4a", "opus": ".opus"}
@@ -41,6 +42,9 @@ MEDIA_TYPES = {
 PROGRESS_INTERVAL_S = 0.5
 #: a selection may end this much past the decoded length (rounding of durations in a UI)
 SELECTION_TOLERANCE_S = 0.05
+
+
+log = logging.getLogger("mastertape.jobs")
 
 
 # --- blob keys: derived from artifact ids only ---------------------------------------------------
@@ -71,6 +75,28 @@ def stem_key(stem_id: str) -> str:
 
 def archive_key(archive_id: str) -> str:
     return f"archive/{archive_id}/archive.zip"
+
+
+def output_keys(kind: str, object_id: str) -> list[str]:
+    """The blobs a job of `kind` writes for its artifact before it records completion (an import writes
+    none: the uploaded original is its input; a split's stems are rows of their own)."""
+    if kind == MASTER:
+        return [master_key(object_id), *(preview_key(object_id, fmt) for fmt in FORMAT_EXTENSIONS)]
+    if kind == RESTORE:
+        return [restored_key(object_id)]
+    if kind == ARCHIVE:
+        return [archive_key(object_id)]
+    return []
+
+
+def discard_outputs(rt: Runtime, kind: str, object_id: str) -> None:
+    """Delete what a failed job of `kind` may have written (missing blobs are fine): a failed job leaves no
+    half-made artifact behind, also when it was killed between storing its files and recording them."""
+    for key in output_keys(kind, object_id):
+        try:
+            rt.blobs.delete(key)
+        except (OSError, StorageError):  # noqa: PERF203 - best effort, per key
+            log.warning("could not delete %s of a failed %s job", key, kind)
 
 
 @dataclass(frozen=True)
