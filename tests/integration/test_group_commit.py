@@ -31,28 +31,31 @@ def test_concurrent_requests_commit_together_and_a_failing_one_alone_is_rolled_b
     owner = keys.create_key(rt.db, "k")[0].id
     batcher = GroupCommit(rt.db, window_s=0.05)
     commits = []
-    real_flush = batcher._flush
+    real_execute = batcher._execute
 
-    def counting_flush(batch):
-        commits.append(batch.requests)
-        real_flush(batch)
+    def counting_execute(session, batch):
+        done = real_execute(session, batch)
+        commits.append(len(done))
+        return done
 
-    batcher._flush = counting_flush
+    batcher._execute = counting_execute
 
-    async def request(i: int) -> str:
-        async with batcher.write() as s:
+    def record(i: int):
+        def fn(s):
             job_id = state.create_job(s, "master", f"object-{i}", owner)
             if i == 3:
                 raise ValueError("request 3 is invalid")  # after its insert: only that row goes
-        return job_id
+            return job_id
+
+        return fn
 
     async def main():
-        return await asyncio.gather(*(request(i) for i in range(8)), return_exceptions=True)
+        return await asyncio.gather(*(batcher.run(record(i)) for i in range(8)), return_exceptions=True)
 
     results = asyncio.run(main())
     assert isinstance(results[3], ValueError)
     assert all(isinstance(r, str) for i, r in enumerate(results) if i != 3)
-    assert commits[0] == 7  # one transaction for the seven that succeeded
+    assert commits == [7]  # one transaction for the seven that succeeded
     assert _count_jobs(rt) == 7
     assert rt.db.query_one("SELECT status FROM jobs WHERE id = {}", results[0]) == ("queued",)
 
@@ -61,20 +64,22 @@ def test_a_failed_commit_fails_every_request_of_the_batch(rt, monkeypatch):
     owner = keys.create_key(rt.db, "k")[0].id
     batcher = GroupCommit(rt.db, window_s=0.05)
 
-    async def request(i: int) -> None:
-        async with batcher.write() as s:
+    def insert(i: int):
+        def fn(s):
             rawsql.insert_row(s, Job.__table__, id=f"job-{i}", kind="master", object_id=f"o{i}", owner_id=owner,
                               status="queued", attempts=0)
             if i == 0:  # the database refuses the commit (e.g. disk full)
                 monkeypatch.setattr(s, "commit", lambda: (_ for _ in ()).throw(OSError("disk full")))
 
+        return fn
+
     async def main():
-        return await asyncio.gather(*(request(i) for i in range(4)), return_exceptions=True)
+        return await asyncio.gather(*(batcher.run(insert(i)) for i in range(4)), return_exceptions=True)
 
     results = asyncio.run(main())
     assert all(isinstance(r, OSError) for r in results)
     assert _count_jobs(rt) == 0
-    # the lock was released: the next write goes through
+    # the locks were released: the next write goes through
     with rt.db.write() as s:
         state.create_job(s, "master", "after", owner)
     assert _count_jobs(rt) == 1

@@ -119,6 +119,14 @@ class Database:
             yield session
 
     @property
+    def lock_path(self) -> Path | None:
+        """A file beside the SQLite database for locks between processes (None: not a file database)."""
+        parsed = make_url(self.url)
+        if not self.is_sqlite or not parsed.database or parsed.database == ":memory:":
+            return None
+        return Path(parsed.database).with_suffix(".writelock")
+
+    @property
     def write_lock(self):
         """The lock `write()` holds (SQLite: a threading.Lock; other databases: a no-op context)."""
         return self._write_lock

@@ -283,8 +283,8 @@ async def master_audio(body: MasterRequest, request: Request, owner: Owner) -> J
     preset_check = _preset(body, rt.settings.model_dir) if needs_preset else None
     batcher = app_state.group_commit
     if batcher is not None:
-        async with batcher.write() as s:
-            queued = _record_master(s, owner, body, preset_check, rt.settings.max_jobs_in_flight_per_key)
+        limit = rt.settings.max_jobs_in_flight_per_key
+        queued = await batcher.run(lambda s: _record_master(s, owner, body, preset_check, limit))
     else:
         queued = await run_in_threadpool(_record_master_in_transaction, rt, owner, body, preset_check)
     if queued.ready:
