@@ -13,6 +13,7 @@ as claiming a job atomic. On PostgreSQL both are ordinary transactions; the guar
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
 from collections.abc import Iterator
@@ -33,6 +34,36 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 CHECKPOINT_EVERY_S = 1.0
 #: scheduling priority of that checkpoint thread (higher = yields the CPU more)
 CHECKPOINT_NICENESS = 10
+
+
+class _WriteLock:
+    """The lock every SQLite write transaction of this data dir holds: a threading.Lock for the threads of
+    this process, then an exclusive flock() on a file beside the database for the other processes (API,
+    workers). SQLite serialises writers itself, but a writer that finds the database locked sleeps in its
+    busy handler (1, 2, 5, 10... ms between tries); a process waiting on flock() is woken the moment the
+    lock is free, which keeps the API's answers fast while workers record their progress."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            if self._pid != os.getpid():  # a forked child shares the parent's open file: flock would not
+                self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()  # tell
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
 
 def _configure_sqlite(engine: Engine, autocheckpoint: bool) -> None:
@@ -84,7 +115,10 @@ class Database:
             write_engine = self.engine
         # SQLite lets one writer in at a time and makes the others retry with sleeps (the busy handler):
         # threads of this process queue on a lock instead, so only other processes ever hit that path
-        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._write_lock = (
+            _WriteLock(self.lock_path) if self.is_sqlite and self.lock_path is not None
+            else threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(write_engine, expire_on_commit=False)
         self._closed = threading.Event()
@@ -128,7 +162,7 @@ class Database:
 
     @property
     def write_lock(self):
-        """The lock `write()` holds (SQLite: a threading.Lock; other databases: a no-op context)."""
+        """The lock `write()` holds (SQLite: `_WriteLock`; other databases: a no-op context)."""
         return self._write_lock
 
     def write_session(self) -> Session:

@@ -11,9 +11,8 @@ write transaction, which then commits once:
   earlier calls' rows as it would after their commits (they run one after the other);
 - a failed commit raises in every call of the batch (nothing of it was stored, nothing answered as done);
   so does a failure that cannot be undone alone (a failed ORM flush);
-- the locks are held only while the batch runs, not while it fills: the database's write lock (threads of
-  this process) and an flock() on a file beside the database, so that several API processes on one
-  database take turns without SQLite's busy handler, which sleeps 1, 2, 5, 10... ms between tries.
+- the database's write lock (see store.db: threads, then other processes, woken without SQLite's busy
+  handler sleeps) is held only while the batch runs, not while it fills.
 
 Measured (benchmarks/api_latency.py, 32 closed-loop clients on 2 cores): 2,700 requests/s, p99 13-15 ms,
 against 900 requests/s and p99 65 ms with one transaction per request. Only for code on the event loop
@@ -24,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -54,7 +51,6 @@ class GroupCommit:
         self.window_s = window_s
         self.max_requests = max_requests
         self._batch: _Batch | None = None
-        self._file_lock = _FileLock(db.lock_path) if db.lock_path is not None else None
 
     async def run(self, fn: Callable[[Session], T]) -> T:
         """fn(session) in the next shared transaction; its result once that transaction has committed."""
@@ -73,7 +69,7 @@ class GroupCommit:
         if self._batch is not batch:
             return  # already flushed (full before its window ended)
         self._batch = None
-        with self.db.write_lock, self._file_lock or contextlib.nullcontext():
+        with self.db.write_lock:
             session = self.db.write_session()
             try:
                 done = self._execute(session, batch)
@@ -117,18 +113,3 @@ class GroupCommit:
         finally:
             cur.close()
         return done
-
-
-class _FileLock:
-    """An exclusive flock() on a file beside the database: the API processes of one server take turns
-    at their flushes and a waiting one is woken the moment the lock is free (SQLite's own busy handler
-    sleeps 1, 2, 5, 10... ms between tries)."""
-
-    def __init__(self, path) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-
-    def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
