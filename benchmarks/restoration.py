@@ -21,8 +21,9 @@ before (degraded vs clean) and after (restored vs clean), the improvement, and t
 LSD is the log-spectral distance of issue 7 (STFT 2048, RMS over bins of the log10-power difference,
 mean over frames; lower is better: the "gain" column is the relative reduction). Presets not registered
 in this build, or unavailable here, are listed as skipped. Finally every available preset runs on a 44.1 kHz
-stereo excerpt (`--speed-seconds`, the first stereo file) for its speed (target: >= 5x realtime on one core
-for the DSP presets); run the whole script under `taskset -c 0` to measure on one core.
+stereo excerpt (`--speed-seconds`, the first stereo file) carrying the damage it repairs (declip: 5 % of the
+samples clipped; bandwidth: low-passed; denoise and voice: white noise; ...) for its speed (target: >= 5x
+realtime on one core for the DSP presets); run the whole script under `taskset -c 0` to measure on one core.
 """
 
 from __future__ import annotations
@@ -233,25 +234,52 @@ def speed(files: list[Path], seconds: float) -> list[dict]:
             rows.append({"preset": name, "skipped": state})
             print(f"speed {name:<18} skipped: {state}", flush=True)
             continue
-        _, report, wall = run_preset(name, x, 44100)
+        label, y = _speed_input(name, x, 44100)
+        _, report, wall = run_preset(name, y, 44100)
         rows.append(
             {
                 "preset": name,
+                "input": label,
                 "file": path.name,
                 "seconds": dur,
                 "wall_s": wall,
                 "xrt": dur / wall,
                 "xrt_per_channel": 2 * dur / wall,
                 "backend": report.backend,
-                "meets_target": dur / wall >= SPEED_TARGET_XRT,
+                "meets_target": _meets_speed(name, dur / wall),
             }
         )
+        goal = "2x per channel" if name == "declip" else f"{SPEED_TARGET_XRT:g}x"
         print(
-            f"speed {name:<18} {dur / wall:6.1f}x realtime ({2 * dur / wall:.1f}x per channel)  "
-            f"{'ok' if dur / wall >= SPEED_TARGET_XRT else 'below 5x'}  {report.backend}",
+            f"speed {name:<18} {label:<22} {dur / wall:6.1f}x realtime ({2 * dur / wall:.1f}x per channel)  "
+            f"{'ok' if _meets_speed(name, dur / wall) else 'below ' + goal}  {report.backend}",
             flush=True,
         )
     return rows
+
+
+def _meets_speed(name: str, xrt_stereo: float) -> bool:
+    """Issue 7's speed goals: declip >= 2x realtime per channel (5 % clipped), the other DSP presets >= 5x."""
+    return xrt_stereo * 2 >= 2.0 if name == "declip" else xrt_stereo >= SPEED_TARGET_XRT
+
+
+def _speed_input(name: str, x: np.ndarray, sr: int) -> tuple[str, np.ndarray]:
+    """The excerpt with the damage `name` repairs, so that the speed is that of the repair (a preset that
+    finds nothing to do on clean audio would look fast): (label, samples)."""
+    from tests.unit.restoration.cleanup_signals import add_noise, hard_clip
+    from tests.unit.restoration.space_signals import reverberate, room_response
+
+    if name == "declip":  # issue 7's speed case: 5 % of the samples clipped
+        return "5% of samples clipped", hard_clip(x, float(np.quantile(np.abs(x), 0.95))).astype(np.float32)
+    if name in BWE_PRESETS[:-1]:
+        return f"low-passed {LOWPASS_HZ / 1000:g} kHz", _lowpass(x, sr, LOWPASS_HZ)
+    if name in ("denoise", "denoise_debleed", "universal_enhancer", "novasr", "lavasr", "reuse", "apollo_voice"):
+        return "white noise 10 dB", add_noise(x, 10.0, "white")
+    if name == "dereverb":
+        return f"room RT60 {RT60_S:g} s", reverberate(x, room_response(RT60_S, sr, drr_db=0.0)).astype(np.float32)
+    if name == "decrowd":
+        return "diffuse noise 10 dB", _diffuse(x, 10.0)
+    return "clean", x
 
 
 def _oracle_high_band(x: np.ndarray, sr: int, cutoff_hz: float, seed: int = 0) -> np.ndarray:
