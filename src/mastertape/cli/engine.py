@@ -278,7 +278,7 @@ def master(
 
     with StageProgress(_want_progress(audio.duration_s, json_out)) as progress:
         progress("master", 0.0)
-        mastered, report = run_master(audio, settings, progress=progress)
+        mastered, report = run_master(audio, settings, progress=progress, overwrite_input=True)
         del audio
         progress("encode", 1.0)
         _encode(mastered, output, fmt, bit_depth=bit_depth)

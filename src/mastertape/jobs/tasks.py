@@ -443,7 +443,8 @@ def run_master(claim: Claim, rt: Runtime) -> list[ReadyJob]:
         selection=selection,
     )
     t = time.monotonic()
-    out, report = master(audio, settings, progress=progress.scaled(0.1, 0.85))
+    out, report = master(audio, settings, progress=progress.scaled(0.1, 0.85), overwrite_input=True)
+    del audio
     steps["master_s"] = time.monotonic() - t
     progress("encoding", 0.86)
     t = time.monotonic()

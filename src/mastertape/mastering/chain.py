@@ -285,7 +285,11 @@ def _quantisation_peak_bound(bit_depth: int, sample_rate: int) -> float:
 
 
 def master(
-    audio: Audio, settings: MasteringSettings, progress: ProgressCallback | None = None
+    audio: Audio,
+    settings: MasteringSettings,
+    progress: ProgressCallback | None = None,
+    *,
+    overwrite_input: bool = False,
 ) -> tuple[Audio, MasteringReport]:
     """Master `audio` to `settings.target_lufs` (integrated, BS.1770-4) with its true peak at or below
     `settings.ceiling_dbtp`, shaped by the genre profile; return float32 audio at the input sample rate
@@ -295,6 +299,11 @@ def master(
     overall progress in [0, 1]. Raises SilentAudio for silent or near-silent input, TooManyChannels,
     EmptyAudio (under 0.4 s), InvalidAudioValues (NaN/inf), InvalidSetting (selection outside the audio, or
     a target the ceiling puts out of reach).
+
+    `overwrite_input`: the caller gives `audio` up, and the master is built in its sample buffer (when it
+    is float32 and writable) instead of a new one: a signal's worth less memory, and no fresh pages to
+    fault in (about 0.04 s on a 3-minute stereo track). `audio` then holds the output (or, after an
+    error, anything).
     """
     clock = _Clock(progress)
     clock.report("analysis", 0.0)
@@ -335,7 +344,10 @@ def master(
     saturation_reference = 10.0 ** (
         (settings.ceiling_dbtp - min(max(gain_guess_db, -30.0), MAX_GAIN_DB)) / 20.0
     )
-    work = np.empty((channels, frames), dtype=np.float32)
+    reuse = overwrite_input and x.flags.writeable and x.flags.c_contiguous and x.dtype == np.float32
+    # safe in place: each block of `x` is copied (mid/side) before its output is written, and nothing
+    # reads the input after the eq/dynamics/stereo pass
+    work = x if reuse else np.empty((channels, frames), dtype=np.float32)
     in_hops, input_sums = _process_bands(
         x,
         work,

@@ -102,6 +102,21 @@ def test_same_input_settings_and_seed_give_bit_identical_output(inputs):
     assert a.samples.tobytes() != c.samples.tobytes()
 
 
+@pytest.mark.parametrize("name", ["quiet", "loud"])
+def test_mastering_in_the_input_buffer_gives_the_same_output(inputs, name):
+    settings = MasteringSettings(bit_depth=24, dither_seed=3)
+    expected, _ = master(inputs[name], settings)
+    given_up = Audio(inputs[name].samples.copy(), SR)
+    out, _ = master(given_up, settings, overwrite_input=True)
+    assert np.shares_memory(out.samples, given_up.samples)  # no second buffer
+    assert out.samples.tobytes() == expected.samples.tobytes()
+    # a selection is a view that is not contiguous: mastered into a new buffer, same result
+    sel = MasteringSettings(bit_depth=24, dither_seed=3, selection=(1.0, 6.0))
+    a, _ = master(inputs[name], sel)
+    b, _ = master(Audio(inputs[name].samples.copy(), SR), sel, overwrite_input=True)
+    assert a.samples.tobytes() == b.samples.tobytes()
+
+
 @pytest.mark.parametrize("genre", [g for g in GENRES if g != "voice"])
 def test_material_mastered_near_the_target_keeps_its_tonal_balance(genre):
     source = shaped_master(GENRES[genre], seconds=8.0)
