@@ -50,7 +50,7 @@ from scipy.signal import firwin, istft, kaiserord, oaconvolve, stft
 from mastertape.audio.resample import resample
 from mastertape.audio.types import Audio
 from mastertape.dsp.spectrum import welch_power_spectrum
-from mastertape.restoration.denoise import stft_size
+from mastertape.dsp.stft import fit_length, stft_size
 from mastertape.restoration.settings import RestoreReport, RestoreSettings
 from mastertape.restoration.stereo import apply_stereo_mode
 
@@ -278,7 +278,7 @@ def extend_bandwidth(x: np.ndarray, sr: int, cutoff_hz: float, multiband_ensembl
         s = np.zeros_like(z)
         s[:, p.k_cut : p.k_top, :] = _synthesis(z, freqs, p, slope, p.k_cut)
         _, h = istft(s, fs=sr, window="hann", nperseg=p.n_fft, noverlap=p.n_fft - hop, boundary=True)
-        h = _fit_length(h, n)
+        h = fit_length(h, n)
         fir = _highpass_fir(sr, crossover_hz(cutoff_hz), p.k_cut * (sr / p.n_fft))
         # the whole filtered synthesis must lie inside the signal (a cropped filter tail would leak below
         # the crossover): no synthesis in the first/last half filter length, then a short fade
@@ -297,7 +297,7 @@ def extend_bandwidth(x: np.ndarray, sr: int, cutoff_hz: float, multiband_ensembl
             + (ramp >= 1.0)[None, :, None] * z[:, k_from : p.k_top, :]  # the residue above the cutoff stays
         )
         _, out = istft(y, fs=sr, window="hann", nperseg=p.n_fft, noverlap=p.n_fft - hop, boundary=True)
-        out = _fit_length(out, n)
+        out = fit_length(out, n)
     else:
         raise ValueError(f"unknown reconstruction {reconstruction!r}")
     return np.nan_to_num(out).astype(np.float32)
@@ -312,13 +312,6 @@ def _edge_taper(n: int, dead: int, fade: int) -> np.ndarray:
         seg = side[dead : dead + fade]
         seg *= ramp[: seg.size]
     return w
-
-
-def _fit_length(y: np.ndarray, n: int) -> np.ndarray:
-    y = y[..., :n]
-    if y.shape[-1] < n:
-        y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, n - y.shape[-1])])
-    return y
 
 
 # --- presets ---------------------------------------------------------------------------------------------

@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import maximum_filter, uniform_filter1d
-from scipy.signal import istft, lfilter, stft
+from scipy.signal import lfilter
 
 from mastertape.audio.types import Audio
+from mastertape.dsp.stft import hann_istft, hann_stft, stft_size
 from mastertape.restoration.settings import RestoreReport, RestoreSettings
 
 NEIGHBOURHOOD_S = 0.1  # hold: +- time span over which the references take their peak
 RATIO = 2.5  # (RATIO - 1) dB of cut per dB below the threshold
 RELEASE_S = 0.1
-
-
-def _n_fft(sample_rate: int) -> int:
-    return int(2 ** np.round(np.log2(0.0464 * sample_rate)))  # ~46 ms
 
 
 def _band_matrix(freqs_hz: np.ndarray) -> np.ndarray:
@@ -88,13 +85,12 @@ def suppress_bleed(samples: np.ndarray, sr: int, strength: float = 0.95, thresho
     if strength <= 0.0 or n == 0:
         return np.array(x_in, copy=True)
     thr = threshold_db if threshold_db is not None else threshold_for_strength(strength)
-    n_fft = _n_fft(sr)
+    n_fft = stft_size(sr)
     hop = n_fft // 4
-    _, _, z = stft(x, window="hann", nperseg=n_fft, noverlap=n_fft - hop, boundary="even", padded=True)
+    z = hann_stft(x, n_fft, boundary="even")
     freqs = np.arange(z.shape[1]) * sr / n_fft
     gains = bleed_gains(np.abs(z) ** 2, freqs, sr / hop, thr, 20.0 * strength)
-    _, y = istft(z * gains, window="hann", nperseg=n_fft, noverlap=n_fft - hop, boundary=True)
-    y = y[:, :n] if y.shape[1] >= n else np.pad(y, ((0, 0), (0, n - y.shape[1])))
+    y = hann_istft(z * gains, n_fft, n)
     out = np.nan_to_num(y).astype(x_in.dtype if x_in.dtype.kind == "f" else np.float32)
     return out[0] if squeeze else out
 

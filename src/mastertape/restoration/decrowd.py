@@ -35,9 +35,10 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d, uniform_filter1d
-from scipy.signal import istft, lfilter, stft
+from scipy.signal import lfilter
 
 from mastertape.audio.types import Audio
+from mastertape.dsp.stft import hann_istft, hann_stft, stft_size
 from mastertape.restoration.settings import RestoreReport, RestoreSettings
 
 MAX_ATTENUATION_DB = 12.0
@@ -51,24 +52,6 @@ APPLAUSE_DENSITY_HZ = 12.0
 CLICK_DB = 12.0
 MONO_TRANSIENT_MAX_DB = 6.0
 MONO_STATIONARY_STRENGTH = 0.5
-
-
-def stft_size(sample_rate: int) -> int:
-    """Power-of-two STFT length of about 46 ms (2048 at 44.1 and 48 kHz)."""
-    return int(2 ** np.round(np.log2(0.0464 * sample_rate)))
-
-
-def _stft(x: np.ndarray, n_fft: int) -> np.ndarray:
-    _, _, z = stft(x, window="hann", nperseg=n_fft, noverlap=n_fft - n_fft // 4)
-    return z
-
-
-def _istft(z: np.ndarray, n_fft: int, n: int) -> np.ndarray:
-    _, y = istft(z, window="hann", nperseg=n_fft, noverlap=n_fft - n_fft // 4)
-    y = y[..., :n]
-    if y.shape[-1] < n:
-        y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, n - y.shape[-1])])
-    return y
 
 
 def _alpha(tau_s: float, hop: int, sr: int) -> float:
@@ -101,7 +84,7 @@ def coherence_bias(alpha: float, n_fft: int) -> float:
     """Mean coherence of two independent white noises through this module's STFT and smoother (gamma_0)."""
     rng = np.random.default_rng(1977)
     n = n_fft // 4 * 400
-    z = _stft(rng.standard_normal((2, n)), n_fft)
+    z = hann_stft(rng.standard_normal((2, n)), n_fft)
     return float(np.mean(coherence(z[0], z[1], alpha)[2:-2, 50:]))
 
 
@@ -125,7 +108,7 @@ def decrowd_stereo(samples: np.ndarray, sr: int, strength: float = 0.95) -> tupl
     n = x.shape[1]
     n_fft = stft_size(sr)
     hop = n_fft // 4
-    z = _stft(x, n_fft)  # (2, bins, frames)
+    z = hann_stft(x, n_fft)  # (2, bins, frames)
     a_slow = _alpha(COHERENCE_TAU_S, hop, sr)
     a_fast = _alpha(TRANSIENT_TAU_S, hop, sr)
     g0_slow = coherence_bias(a_slow, n_fft)
@@ -138,7 +121,7 @@ def decrowd_stereo(samples: np.ndarray, sr: int, strength: float = 0.95) -> tupl
         d[:, onsets] = np.minimum(d[:, onsets], d_fast[:, onsets])
     floor = 10 ** (-strength * MAX_ATTENUATION_DB / 20.0)
     gain = uniform_filter1d(np.maximum(d, floor), 3, axis=0, mode="nearest")
-    y = _istft(z * gain[None], n_fft, n)
+    y = hann_istft(z * gain[None], n_fft, n)
     power = np.abs(z[0]) ** 2 + np.abs(z[1]) ** 2
     kept = float(np.sum(power * gain**2) / max(float(np.sum(power)), 1e-30))
     metrics = {
@@ -183,7 +166,7 @@ def decrowd_mono(samples: np.ndarray, sr: int, strength: float = 0.95) -> tuple[
     y = denoise.denoise_samples(x, sr, strength * MONO_STATIONARY_STRENGTH, profile).astype(np.float64)
     n_fft = stft_size(sr)
     hop = n_fft // 4
-    z = _stft(y, n_fft)
+    z = hann_stft(y, n_fft)
     power = np.abs(z) ** 2
     freqs = np.arange(z.shape[1]) * sr / n_fft
     frames_per_s = sr / hop
@@ -203,7 +186,7 @@ def decrowd_mono(samples: np.ndarray, sr: int, strength: float = 0.95) -> tuple[
         gains[c] = np.where(
             applause[None, :] & (freqs[:, None] >= TRANSIENT_LOW_HZ), np.maximum(g, floor), 1.0
         )
-    out = _istft(z * gains, n_fft, n) if applause_total else y
+    out = hann_istft(z * gains, n_fft, n) if applause_total else y
     metrics = {
         "stationary_noise_found": profile.noise_found,
         "stationary_noise_floor_db": profile.noise_floor_db,

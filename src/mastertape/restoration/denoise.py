@@ -43,10 +43,11 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import median_filter
-from scipy.signal import istft, lfilter, resample_poly, stft
+from scipy.signal import lfilter, resample_poly
 from scipy.special import exp1
 
 from mastertape.audio.types import Audio
+from mastertape.dsp.stft import hann_istft, hann_stft, stft_size
 from mastertape.restoration.settings import RestoreReport, RestoreSettings
 
 DD_ALPHA = 0.9  # 0.98 (the speech value) lags music's transients: measured 0.2-0.7 dB worse on music
@@ -66,11 +67,6 @@ MIN_CONSISTENT_SHARE = 0.5
 MIN_NOISE_PRESENCE = 0.05  # share of analysed bins that must look like stationary noise
 SUBSONIC_FULL_HZ, SUBSONIC_CUT_HZ = 20.0, 40.0  # the subsonic stage's crossover (see subsonic_split)
 SUBSONIC_SMOOTH_OCT = 0.25  # width of the ratio smoothing in the subsonic stage, as a fraction of f
-
-
-def stft_size(sample_rate: int) -> int:
-    """Power-of-two STFT length of about 46 ms (2048 at 44.1 and 48 kHz)."""
-    return int(2 ** np.round(np.log2(0.0464 * sample_rate)))
 
 
 @dataclass(frozen=True)
@@ -114,19 +110,6 @@ def _rows(a: np.ndarray, n_channels: int) -> np.ndarray:
     return np.repeat(a.mean(axis=0, keepdims=True), n_channels, axis=0)
 
 
-def _stft(x: np.ndarray, n_fft: int) -> np.ndarray:
-    _, _, z = stft(x, window="hann", nperseg=n_fft, noverlap=n_fft - n_fft // 4, boundary="even", padded=True)
-    return z  # (channels, bins, frames)
-
-
-def _istft(z: np.ndarray, n_fft: int, n: int) -> np.ndarray:
-    _, y = istft(z, window="hann", nperseg=n_fft, noverlap=n_fft - n_fft // 4, boundary=True)
-    y = y[..., :n]
-    if y.shape[-1] < n:
-        y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, n - y.shape[-1])])
-    return y
-
-
 def _segments(smoothed: np.ndarray, seg_frames: int) -> np.ndarray:
     """(..., frames) -> (..., segments, frames), without the smoother's first frames of each segment."""
     n_seg = max(1, smoothed.shape[-1] // seg_frames)
@@ -144,7 +127,7 @@ def _quantile_bias(n_fft: int, seg_frames: int) -> tuple[float, float]:
     """
     rng = np.random.default_rng(2024)
     n = (seg_frames * 8 + 8) * (n_fft // 4)
-    power = np.abs(_stft(rng.standard_normal((1, n)), n_fft)) ** 2
+    power = np.abs(hann_stft(rng.standard_normal((1, n)), n_fft, boundary="even")) ** 2
     power = power[:, 1:-1, 2:]  # DC / Nyquist bins are real-valued: other statistics
     mean = float(power.mean())
     seg = _segments(lfilter([1 - _SMOOTH_ALPHA], [1, -_SMOOTH_ALPHA], power, axis=-1), seg_frames)
@@ -200,7 +183,7 @@ def estimate_noise_profile(samples: np.ndarray, sr: int, segment_s: float = 2.0)
     x = np.atleast_2d(np.asarray(samples, dtype=np.float64))
     n_fft = stft_size(sr)
     hop = n_fft // 4
-    power = np.abs(_stft(x, n_fft)) ** 2  # (channels, bins, frames)
+    power = np.abs(hann_stft(x, n_fft, boundary="even")) ** 2  # (channels, bins, frames)
     n_frames = power.shape[-1]
     duration_s = x.shape[1] / sr
     seg_frames = int(round(min(segment_s, max(0.5, duration_s / 4)) * sr / hop))
@@ -339,11 +322,11 @@ def denoise_samples(samples: np.ndarray, sr: int, strength: float = 0.95, profil
     n_fft = profile.n_fft
     gain_floor = 10 ** (-strength * MAX_ATTENUATION_DB / 20.0)
     low, x = subsonic_split(x, sr, profile, gain_floor)
-    z = _stft(x, n_fft)
+    z = hann_stft(x, n_fft, boundary="even")
     gains = lsa_gains(np.abs(z) ** 2, profile.for_channels(x.shape[0]), gain_floor)
     if smooth_bins > 1:  # a median over neighbouring bins removes isolated gain peaks (musical noise)
         gains = median_filter(gains, size=(1, smooth_bins, 1), mode="nearest")
-    y = _istft(z * gains, n_fft, n) + low
+    y = hann_istft(z * gains, n_fft, n) + low
     out = np.nan_to_num(y).astype(x_in.dtype if x_in.dtype.kind == "f" else np.float32)
     return out[0] if squeeze else out
 

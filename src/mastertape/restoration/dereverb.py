@@ -34,9 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import istft, lfilter, stft
+from scipy.signal import lfilter, stft
 
 from mastertape.audio.types import Audio
+from mastertape.dsp.stft import hann_istft, hann_stft
 from mastertape.restoration.settings import RestoreReport, RestoreSettings
 
 WPE_TAPS = 10
@@ -126,24 +127,16 @@ def suppress_late_reverb(
     hop = n_fft // 4
     if n < n_fft:
         return np.array(x_in, copy=True)
-    _, _, z = stft(x, nperseg=n_fft, noverlap=n_fft - hop)
+    z = hann_stft(x, n_fft)
     power = lfilter([1 - PSD_SMOOTHING], [1, -PSD_SMOOTHING], np.abs(z) ** 2, axis=-1)
     lag = max(1, int(round(late_onset_s * sr / hop)))
     delta = 3.0 * np.log(10.0) / rt60_s
     late = np.zeros_like(power)
     late[..., lag:] = np.exp(-2.0 * delta * lag * hop / sr) * power[..., :-lag]
     gain2 = np.maximum(1.0 - late / np.maximum(power, 1e-30), 10 ** (floor_db / 10.0))
-    _, y = istft(z * np.sqrt(gain2), nperseg=n_fft, noverlap=n_fft - hop)
-    y = _fit_length(y, n)
+    y = hann_istft(z * np.sqrt(gain2), n_fft, n)
     out = y.astype(x_in.dtype if x_in.dtype.kind == "f" else np.float32)
     return out[0] if x_in.ndim == 1 else out
-
-
-def _fit_length(y: np.ndarray, n: int) -> np.ndarray:
-    y = y[..., :n]
-    if y.shape[-1] < n:
-        y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, n - y.shape[-1])])
-    return y
 
 
 def wpe_frame_size(sr: int) -> int:
@@ -167,14 +160,12 @@ def wpe_dereverb(
     x = np.atleast_2d(x_in).astype(np.float64)
     n = x.shape[1]
     n_fft = wpe_frame_size(sr)
-    hop = n_fft // 4
     if n < n_fft * 2:
         return np.array(x_in, copy=True)
-    _, _, z = stft(x, nperseg=n_fft, noverlap=n_fft - hop)  # (channels, bins, frames)
+    z = hann_stft(x, n_fft)  # (channels, bins, frames)
     spec = np.ascontiguousarray(np.transpose(z, (1, 0, 2)))  # (bins, channels, frames) as nara-wpe wants
     spec = wpe_v8(spec, taps=taps, delay=delay, iterations=iterations, psd_context=psd_context)
-    _, y = istft(np.transpose(spec, (1, 0, 2)), nperseg=n_fft, noverlap=n_fft - hop)
-    y = np.nan_to_num(_fit_length(y, n))
+    y = np.nan_to_num(hann_istft(np.transpose(spec, (1, 0, 2)), n_fft, n))
     out = y.astype(x_in.dtype if x_in.dtype.kind == "f" else np.float32)
     return out[0] if x_in.ndim == 1 else out
 

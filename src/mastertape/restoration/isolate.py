@@ -11,9 +11,9 @@ mono: the downmix). `strength` maps to the model's attenuation limit like in the
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import istft, stft
 
 from mastertape.audio.types import Audio
+from mastertape.dsp.stft import hann_istft, hann_stft
 from mastertape.errors import PresetUnavailable
 from mastertape.restoration import deepfilter
 from mastertape.restoration.denoise import deepfilter_atten_lim_db
@@ -30,15 +30,10 @@ def unavailable_reason(settings: RestoreSettings | None = None) -> str | None:
 def phantom_centre(samples: np.ndarray, sr: int, n_fft: int = 2048) -> np.ndarray:
     """Centre-weighted mid signal (1, frames) of a stereo (2, frames) signal (Avendano & Jot 2004, eq. 3)."""
     x = np.asarray(samples, dtype=np.float64)
-    n = x.shape[1]
-    hop = n_fft // 4
-    _, _, z = stft(x, window="hann", nperseg=n_fft, noverlap=n_fft - hop, boundary="even", padded=True)
+    z = hann_stft(x, n_fft, boundary="even")
     left, right = z[0], z[1]
     similarity = 2 * np.abs(left * np.conj(right)) / (np.abs(left) ** 2 + np.abs(right) ** 2 + 1e-20)
-    _, y = istft(similarity * 0.5 * (left + right), window="hann", nperseg=n_fft, noverlap=n_fft - hop,
-                 boundary=True)
-    y = y[:n] if y.shape[0] >= n else np.pad(y, (0, n - y.shape[0]))
-    return y[None, :]
+    return hann_istft(similarity * 0.5 * (left + right), n_fft, x.shape[1])[None, :]
 
 
 def isolate_dialogue(samples: np.ndarray, sr: int, strength: float = 0.95, stereo_mode: str = "single_pass"

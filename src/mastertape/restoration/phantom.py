@@ -26,7 +26,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import lfilter
 
 from mastertape.audio.types import Audio
-from mastertape.restoration.decrowd import _istft, _stft, stft_size
+from mastertape.dsp.stft import hann_istft, hann_stft, stft_size
 from mastertape.restoration.settings import RestoreReport, RestoreSettings
 
 CENTRE_WIDTH = 0.04  # xi of the Gaussian window on 1 - psi
@@ -55,11 +55,11 @@ def extract_centre(samples: np.ndarray, sr: int, strength: float = 0.95) -> tupl
     n = x.shape[1]
     n_fft = stft_size(sr)
     hop = n_fft // 4
-    z = _stft(x, n_fft)
+    z = hann_stft(x, n_fft)
     alpha = float(np.exp(-hop / (CONTEXT_TAU_S * sr)))
     floor = 10 ** (-strength * FLOOR_RANGE_DB / 20.0)
     gain, psi = centre_mask(z[0], z[1], alpha, floor)
-    centre = _istft(0.5 * (z[0] + z[1]) * gain, n_fft, n)
+    centre = hann_istft(0.5 * (z[0] + z[1]) * gain, n_fft, n)
     power = np.abs(z[0]) ** 2 + np.abs(z[1]) ** 2
     out = np.stack([centre, centre])
     resid = x - out
