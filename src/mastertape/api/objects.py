@@ -38,17 +38,13 @@ def check_object_type(object_type: str) -> str:
 
 
 def require(session: Session, owner: str, object_type: str, object_id: str, field: str | None = None):
-    """Like `owned`, raising 404 (naming `field`) or 422 when the id is one of the owner's other objects."""
-    model = ARTIFACT_MODELS.get(object_type)
-    row = session.get(model, object_id) if model is not None else None
-    if row is not None and row.owner_id == owner:
+    """Like `find`, raising 404 (naming `field`) or 422 when the id is one of the owner's other objects."""
+    row = find(session, owner, object_type, object_id)
+    if row is not None:
         return row
     if field is not None:
-        for other, other_model in ARTIFACT_MODELS.items():
-            if other == object_type:
-                continue
-            alt = session.get(other_model, object_id)
-            if alt is not None and alt.owner_id == owner:
+        for other in ARTIFACT_MODELS:
+            if other != object_type and find(session, owner, other, object_id) is not None:
                 raise InvalidSetting(
                     f"{field} {object_id} is the id of a {_NOUNS[other]}, not of a "
                     f"{_NOUNS.get(object_type, object_type)}",
@@ -71,22 +67,25 @@ def require_columns(
     session: Session, owner: str, object_type: str, object_id: str, columns: tuple[str, ...], field: str | None = None
 ):
     """The owner's object as a row of `columns` (attribute access by name), or the errors of `require`."""
-    table = ARTIFACT_MODELS[object_type].__table__
-    found = rawsql.fetch_one(
-        session, f"SELECT {', '.join(table.c[c].name for c in columns)} FROM {table.name} "
-        "WHERE id = {} AND owner_id = {}", object_id, owner
-    )
+    sql, row_type = _owned_query(object_type, columns)
+    found = rawsql.fetch_one(session, sql, object_id, owner)
     if found is None:
         return require(session, owner, object_type, object_id, field=field)
-    return _row(columns)(*found)
+    return row_type(*found)
 
 
 @functools.lru_cache(maxsize=32)
-def _row(columns: tuple[str, ...]):
-    return collections.namedtuple("Row", columns)
+def _owned_query(object_type: str, columns: tuple[str, ...]) -> tuple[str, type]:
+    """(SQL, row type) of `require_columns`, made once per object type and column set."""
+    table = ARTIFACT_MODELS[object_type].__table__
+    names = ", ".join(table.c[c].name for c in columns)  # unknown columns fail here
+    return (f"SELECT {names} FROM {table.name} WHERE id = {{}} AND owner_id = {{}}",
+            collections.namedtuple("Row", columns))
 
 
 _ACTIVE = f"status IN ('{QUEUED}', '{PROCESSING}')"
+_PENDING_JOB_SQL = f"SELECT id FROM jobs WHERE object_id = {{}} AND {_ACTIVE} ORDER BY created_at DESC LIMIT 1"
+_IN_FLIGHT_SQL = f"SELECT count(*) FROM (SELECT owner_id FROM jobs WHERE owner_id = {{}} AND {_ACTIVE} LIMIT {{}}) AS n"
 
 
 def pending_job_id(session: Session, object_id: str, status: str | None = None) -> str | None:
@@ -94,18 +93,14 @@ def pending_job_id(session: Session, object_id: str, status: str | None = None) 
     Pass the artifact's `status` when known: a completed or failed artifact needs no query."""
     if status is not None and status not in (QUEUED, PROCESSING):
         return None
-    found = rawsql.fetch_one(
-        session, f"SELECT id FROM jobs WHERE object_id = {{}} AND {_ACTIVE} ORDER BY created_at DESC LIMIT 1",
-        object_id,
-    )
+    found = rawsql.fetch_one(session, _PENDING_JOB_SQL, object_id)
     return found[0] if found is not None else None
 
 
 def check_in_flight(session: Session, owner: str, new_jobs: int, limit: int) -> None:
     """429 when this key already has `limit` jobs queued or running (counts at most limit + 1 rows; the
     inner select reads only the index on (owner_id, status)). Jobs added in this transaction count."""
-    sql = f"SELECT count(*) FROM (SELECT owner_id FROM jobs WHERE owner_id = {{}} AND {_ACTIVE} LIMIT {{}}) AS n"
-    (count,) = rawsql.fetch_one(session, sql, owner, limit + 1)
+    (count,) = rawsql.fetch_one(session, _IN_FLIGHT_SQL, owner, limit + 1)
     if count + new_jobs > limit:
         raise TooManyJobs(
             f"this key already has {count} jobs queued or running (limit {limit}); "

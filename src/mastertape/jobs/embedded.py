@@ -36,6 +36,7 @@ from mastertape.errors import ServiceUnavailable
 from mastertape.jobs import state
 from mastertape.jobs.queue import PollingQueue
 from mastertape.jobs.runtime import Runtime
+from mastertape.jobs.tasks import discard_outputs
 
 log = logging.getLogger("mastertape.jobs")
 
@@ -249,8 +250,6 @@ class EmbeddedRunner:
             self._procs[i] = self._spawn(slot=i)
 
     def _enforce_time_limit(self) -> None:
-        from mastertape.jobs.tasks import discard_outputs
-
         failed = state.fail_overdue(self._rt.db, self.settings.job_time_limit_s)
         workers = {job.worker for job in failed}
         for proc in self._procs:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from mastertape.config import Settings
-from mastertape.store.rawsql import to_driver_sql
+from mastertape.store.rawsql import first_row
 
 #: how long a SQLite writer waits for the lock before "database is locked"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -178,12 +178,7 @@ class Database:
         """
         conn = self.engine.raw_connection()
         try:
-            cur = conn.cursor()
-            try:
-                cur.execute(to_driver_sql(sql, self.engine.dialect, len(params)), params)
-                return cur.fetchone()
-            finally:
-                cur.close()
+            return first_row(conn, self.engine.dialect, sql, params)
         finally:
             conn.close()  # back to the pool (which rolls back whatever the driver began)
 

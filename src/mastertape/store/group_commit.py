@@ -36,9 +36,8 @@ MAX_REQUESTS = 128
 T = TypeVar("T")
 
 
-class _Batch:
-    def __init__(self) -> None:
-        self.calls: list[tuple[Callable[[Session], Any], asyncio.Future]] = []
+#: the queued calls of a batch, each with the future its request awaits
+_Batch = list[tuple[Callable[[Session], Any], asyncio.Future]]
 
 
 class GroupCommit:
@@ -57,11 +56,11 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         batch = self._batch
         if batch is None:
-            batch = self._batch = _Batch()
+            batch = self._batch = []
             loop.call_later(self.window_s, self._flush, batch)
         future = loop.create_future()
-        batch.calls.append((fn, future))
-        if len(batch.calls) >= self.max_requests:
+        batch.append((fn, future))
+        if len(batch) >= self.max_requests:
             self._flush(batch)
         return await asyncio.shield(future)
 
@@ -78,7 +77,7 @@ class GroupCommit:
             except Exception as exc:  # noqa: BLE001 - the commit failed: every request of the batch fails
                 with contextlib.suppress(Exception):
                     session.rollback()
-                for _, future in batch.calls:
+                for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 return
@@ -95,7 +94,7 @@ class GroupCommit:
         # plain SQL savepoints: SQLAlchemy's begin_nested() cost ~110 us per request, SQLite's ~5 us
         cur = session.connection().connection.cursor()
         try:
-            for fn, future in batch.calls:
+            for fn, future in batch:
                 cur.execute("SAVEPOINT mt_request")
                 try:
                     result = fn(session)

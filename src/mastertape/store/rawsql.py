@@ -36,16 +36,20 @@ def _cursor(session: Session):
     return session.connection().connection.cursor()
 
 
-def fetch_one(session: Session, sql: str, *params) -> tuple | None:
-    """First row of `sql` run in the session's transaction (pending ORM objects are flushed first)."""
-    session.flush()
-    dialect = session.get_bind().dialect
-    cur = _cursor(session)
+def first_row(dbapi_connection, dialect: Dialect, sql: str, params: Sequence) -> tuple | None:
+    """First row of `sql` (`{}` marks) on a DBAPI connection."""
+    cur = dbapi_connection.cursor()
     try:
         cur.execute(to_driver_sql(sql, dialect, len(params)), params)
         return cur.fetchone()
     finally:
         cur.close()
+
+
+def fetch_one(session: Session, sql: str, *params) -> tuple | None:
+    """First row of `sql` run in the session's transaction (pending ORM objects are flushed first)."""
+    session.flush()
+    return first_row(session.connection().connection, session.get_bind().dialect, sql, params)
 
 
 def _converter(column, dialect: Dialect):

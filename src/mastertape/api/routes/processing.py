@@ -154,18 +154,24 @@ def upscale_audio(body: UpscaleRequest, rt: RuntimeDep, queue: QueueDep, owner: 
     return _queued(up.id, "Restoration queued")
 
 
+_REUSABLE_SQL = (  # the restorations one may reuse; {} marks parameters (store.rawsql), %s the stem condition
+    "SELECT id, status FROM upscaled WHERE owner_id = {} AND audio_id = {} AND params_hash = {} AND %s "
+    f"AND status IN ('{COMPLETED}', '{QUEUED}', '{PROCESSING}') "
+    f"ORDER BY CASE WHEN status = '{COMPLETED}' THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
+)
+_REUSABLE_OF_TRACK_SQL = _REUSABLE_SQL % "stem_id IS NULL"
+_REUSABLE_OF_STEM_SQL = _REUSABLE_SQL % "stem_id = {}"
+
+
 def _reusable_restoration(
     s: Session, owner: str, asset_id: str, digest: str, stem_id: str | None = None
 ) -> tuple[str, str] | None:
     """(id, status) of a completed (preferred) or still running restoration of this track (or of its stem
     `stem_id`) with these parameters."""
-    of = "stem_id = {}" if stem_id is not None else "stem_id IS NULL"
-    sql = (
-        "SELECT id, status FROM upscaled WHERE owner_id = {} AND audio_id = {} AND params_hash = {} AND "
-        f"{of} AND status IN ('{COMPLETED}', '{QUEUED}', '{PROCESSING}') "
-        f"ORDER BY CASE WHEN status = '{COMPLETED}' THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
-    )
-    row = rawsql.fetch_one(s, sql, owner, asset_id, digest, *((stem_id,) if stem_id is not None else ()))
+    if stem_id is None:
+        row = rawsql.fetch_one(s, _REUSABLE_OF_TRACK_SQL, owner, asset_id, digest)
+    else:
+        row = rawsql.fetch_one(s, _REUSABLE_OF_STEM_SQL, owner, asset_id, digest, stem_id)
     return (row[0], row[1]) if row is not None else None
 
 
