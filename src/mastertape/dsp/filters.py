@@ -224,6 +224,27 @@ def sos_impulse_response(sos: np.ndarray, length: int) -> np.ndarray:
     return h[:length]
 
 
+def response_grid_size(sample_rate: int) -> int:
+    """rfft grid length on which responses are combined before inversion: at least twice `MAX_IR_S`,
+    so an impulse response that long does not wrap around."""
+    return 1 << int(math.ceil(math.log2(2.0 * MAX_IR_S * sample_rate)))
+
+
+def sos_grid_response(sos: np.ndarray, n_grid: int, sample_rate: int) -> np.ndarray:
+    """Complex response of `sos` on the rfft grid of `n_grid` points (n_grid // 2 + 1 bins)."""
+    return sos_response(sos, np.arange(n_grid // 2 + 1) * (sample_rate / n_grid), sample_rate)
+
+
+def truncate_impulse_responses(irs: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`irs` (..., n) cut after their last sample above `IR_TAIL_REL` of their peak, across all of them
+    (a multiple of 64 taps, at most `MAX_IR_S`)."""
+    mags = np.abs(irs.reshape(-1, irs.shape[-1]))
+    above = mags > IR_TAIL_REL * mags.max(axis=1, keepdims=True)
+    last = int(np.nonzero(above.any(axis=0))[0][-1]) + 1 if above.any() else 1
+    taps = int(min(int(MAX_IR_S * sample_rate), irs.shape[-1], 64 * -(-last // 64)))
+    return irs[..., :taps]
+
+
 # --- block-wise FFT filtering ---------------------------------------------------------------------
 def fft_size_for(taps: int, block: int | None = None) -> int:
     """FFT length for overlap-save filtering with `taps`-long responses: a power of two from 4096 up.
@@ -246,7 +267,8 @@ def fft_size_for(taps: int, block: int | None = None) -> int:
 class FFTFilterBank:
     """Several linear filters applied to the same multichannel signal by overlap-save FFT convolution.
 
-    `impulse_responses` has shape (outputs, taps); ``process(block)`` takes (channels, frames) and returns
+    `impulse_responses` has shape (outputs, taps), or (outputs, channels, taps) for a response per channel
+    (e.g. a different EQ for mid and side); ``process(block)`` takes (channels, frames) and returns
     (outputs, channels, frames) float32: output o is the causal convolution of the signal with response o.
     The state is the last ``taps - 1`` input frames, so consecutive blocks of any size give the same result
     as one call (to float32 rounding). Memory: the FFT frames of one block, nothing of the whole signal.
@@ -259,9 +281,12 @@ class FFTFilterBank:
         fft_size: int | None = None,
         block: int | None = None,
     ) -> None:
-        irs = np.atleast_2d(np.asarray(impulse_responses, dtype=np.float64))
-        self.outputs, self.taps = irs.shape
+        irs = np.asarray(impulse_responses, dtype=np.float64)
+        irs = irs if irs.ndim == 3 else np.atleast_2d(irs)
+        self.outputs, self.taps = irs.shape[0], irs.shape[-1]
         self.channels = int(channels)
+        if irs.ndim == 3 and irs.shape[1] != self.channels:
+            raise ValueError(f"per-channel responses need {self.channels} channels, got {irs.shape[1]}")
         if fft_size is None:
             fft_size = fft_size_for(self.taps, block)
         if fft_size < self.taps + 1:
@@ -269,6 +294,8 @@ class FFTFilterBank:
         self.fft_size = int(fft_size)
         self.hop = self.fft_size - self.taps + 1
         self._spectra = scipy.fft.rfft(irs, n=self.fft_size, axis=-1).astype(np.complex64)
+        if irs.ndim == 3:  # (outputs, channels, 1, bins): broadcasts over the FFT frames of each channel
+            self._spectra = self._spectra[:, :, None, :]
         self._history = np.zeros((self.channels, self.taps - 1), dtype=np.float32)
 
     @classmethod
@@ -290,6 +317,17 @@ class FFTFilterBank:
         irs = np.zeros((len(sos_list), responses.shape[1] + delay))
         irs[:, delay:] = responses
         return cls(irs, channels, block=block)
+
+    @classmethod
+    def from_responses(
+        cls, responses: np.ndarray, sample_rate: int, channels: int, block: int | None = None
+    ) -> FFTFilterBank:
+        """A bank from complex frequency responses sampled on an rfft grid, shape (outputs, [channels,]
+        bins) with bins = n_grid // 2 + 1: each is inverted and cut after it decays (see
+        `truncate_impulse_responses`)."""
+        n_grid = 2 * (responses.shape[-1] - 1)
+        irs = np.fft.irfft(responses, n=n_grid, axis=-1)
+        return cls(truncate_impulse_responses(irs, sample_rate), channels, block=block)
 
     def reset(self) -> None:
         self._history[:] = 0.0

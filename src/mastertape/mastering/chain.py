@@ -39,7 +39,17 @@ import numpy as np
 from mastertape.audio.types import Audio
 from mastertape.dsp.dither import lsb, quantize
 from mastertape.dsp.dynamics import MultibandCompressor
-from mastertape.dsp.filters import FFTFilterBank, cascade, crossover_bands_sos, highpass_sos
+from mastertape.dsp.filters import (
+    FFTFilterBank,
+    cascade,
+    crossover_bands_sos,
+    highpass_sos,
+    identity_sos,
+    response_grid_size,
+    sos_grid_response,
+    sos_response,
+)
+from mastertape.dsp.fir import curve_on_grid, grid_freqs, minimum_phase_response
 from mastertape.dsp.limiter import LimiterSettings, LookaheadLimiter
 from mastertape.dsp.loudness import (
     KWeightedEnergy,
@@ -56,18 +66,27 @@ from mastertape.mastering.analysis import (
     band_loud_levels_db,
     estimate_loudness_lufs,
     segment_spectra,
-    third_octave_balance,
 )
-from mastertape.mastering.eq import design_corrective_eq
+from mastertape.mastering.auto_genre import choose_genre
+from mastertape.mastering.dynamics_match import LevellerPlan, leveller_gain, per_frame_gain
+from mastertape.mastering.eq import (
+    FIT_BAND_HZ,
+    EqCurves,
+    blind_correction_db,
+    combine_curves,
+    reference_correction_db,
+    tonal_balance,
+)
 from mastertape.mastering.measure import (
     ScanBank,
     envelope_blocks,
     interpolation_gain,
     true_and_sample_peak,
 )
-from mastertape.mastering.profiles import Profile, get_profile
-from mastertape.mastering.report import BandDynamics, MasteringReport
-from mastertape.mastering.settings import MasteringSettings
+from mastertape.mastering.profiles import Profile, get_profile, scaled_profile
+from mastertape.mastering.reference import Reference
+from mastertape.mastering.report import BandDynamics, MasteringReport, ReferenceReport
+from mastertape.mastering.settings import AUTO_GENRE, STANDARD_INTENSITY, MasteringSettings
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -289,6 +308,7 @@ def master(
     settings: MasteringSettings,
     progress: ProgressCallback | None = None,
     *,
+    reference: Reference | None = None,
     overwrite_input: bool = False,
 ) -> tuple[Audio, MasteringReport]:
     """Master `audio` to `settings.target_lufs` (integrated, BS.1770-4) with its true peak at or below
@@ -300,6 +320,10 @@ def master(
     EmptyAudio (under 0.4 s), InvalidAudioValues (NaN/inf), InvalidSetting (selection outside the audio, or
     a target the ceiling puts out of reach).
 
+    `reference` (from `analyze_reference`): the EQ moves the mix's mid and side balance onto the
+    reference's and a slow leveller matches its loudness range, as much as `settings.reference_match`
+    says; the loudness target and the ceiling hold as always.
+
     `overwrite_input`: the caller gives `audio` up, and the master is built in its sample buffer (when it
     is float32 and writable) instead of a new one: a signal's worth less memory, and no fresh pages to
     fault in (about 0.04 s on a 3-minute stereo track). `audio` then holds the output (or, after an
@@ -307,7 +331,6 @@ def master(
     """
     clock = _Clock(progress)
     clock.report("analysis", 0.0)
-    profile = get_profile(settings.genre)
     sr = int(audio.sample_rate)
     x = _select(audio, settings.selection)
     if x.dtype != np.float32:
@@ -328,18 +351,32 @@ def master(
         raise InvalidAudioValues("samples contain NaN or infinite values")
     spectra = segment_spectra(x, sr)
     estimated_lufs = estimate_loudness_lufs(spectra)
-    centres, balance = third_octave_balance(spectra)
-    eq_sos, eq_moves, eq_response = design_corrective_eq(centres, balance, profile, sr)
-    hp = highpass_sos(profile.highpass_hz, sr)
-    band_sos = [cascade(hp, eq_sos, b) for b in crossover_bands_sos(profile.crossovers_hz, sr)]
-    reference_db = band_loud_levels_db(spectra, band_sos)
+    balance = tonal_balance(spectra)
+    if settings.genre == AUTO_GENRE:
+        genre, genre_reason = choose_genre(spectra, balance)
+    else:
+        genre, genre_reason = settings.genre, None
+    scale = settings.intensity / STANDARD_INTENSITY  # 1: the standard moves, 0: none, 2: twice
+    match_scale = min(scale, 1.0)
+    match = settings.reference_match if reference is not None else None
+    profile = scaled_profile(get_profile(genre), scale)
+    plan = _plan_eq(balance, profile, sr, reference, settings, scale, match_scale)
+    widths = np.array(profile.width, dtype=np.float32)
+    if plan.width_matched and match is not None:
+        # the side EQ matches the reference's width: the profile's width moves give way to it
+        t = match.width * match_scale
+        widths = (1.0 - t) * widths + t * np.float32(1.0)
+    widths[0] = min(widths[0], 1.0)  # the low end never gets wider than it was
+    crossovers = crossover_bands_sos(profile.crossovers_hz, sr) if scale > 0.0 else [identity_sos()]
+    hp = highpass_sos(profile.highpass_hz, sr) if scale > 0.0 else identity_sos()
+    band_sos = [cascade(hp, b) for b in crossovers]
+    bank, band_gain = _band_bank(band_sos, plan.curves, spectra.freqs_hz, sr, channels, grid)
+    reference_db = band_loud_levels_db(spectra, band_gain)
     reference_db = np.where(np.isfinite(reference_db), reference_db, -200.0)
     clock.lap("analysis")
 
     # --- eq / dynamics / stereo ---
     comp = MultibandCompressor(list(profile.bands), reference_db, sr, grid.sub, 2.0 if channels == 2 else 1.0)
-    widths = np.array(profile.width, dtype=np.float32)
-    widths[0] = min(widths[0], 1.0)  # the low end never gets wider than it was
     gain_guess_db = settings.target_lufs - estimated_lufs if math.isfinite(estimated_lufs) else 0.0
     saturation_reference = 10.0 ** (
         (settings.ceiling_dbtp - min(max(gain_guess_db, -30.0), MAX_GAIN_DB)) / 20.0
@@ -351,9 +388,8 @@ def master(
     in_hops, input_sums = _process_bands(
         x,
         work,
-        sr,
         grid,
-        [k_weighting_sos(sr)] + band_sos,
+        bank,
         comp,
         widths,
         profile,
@@ -381,11 +417,25 @@ def master(
     det = _Detector.scan(work, sr, grid, clock)
     if not np.all(np.isfinite(det.sub_energy)):
         raise InvalidAudioValues("samples contain NaN or infinite values")
+    n_hops = frames // grid.hop
+    pre_hops = _hop_sums(det.sub_energy, grid.hop // grid.sub, n_hops)
+    leveller: LevellerPlan | None = None
+    if match is not None and match.dynamics > 0.0:
+        energy = KWeightedEnergy(hop_sums=pre_hops[None, :], hop_frames=grid.hop, sample_rate=sr)
+        leveller = leveller_gain(
+            energy,
+            loudness_range_from_energy(energy),
+            reference.loudness_range_lu,
+            match.dynamics * match_scale,
+        )
+        if leveller is not None:
+            gain = per_frame_gain(leveller, grid.hop, frames)
+            work *= gain
+            det = det.scaled(gain, grid)
+            pre_hops = _hop_sums(det.sub_energy, grid.hop // grid.sub, n_hops)
     clock.lap("limiting")
 
     # --- targeting ---
-    n_hops = frames // grid.hop
-    pre_hops = _hop_sums(det.sub_energy, grid.hop // grid.sub, n_hops)
     pre_lufs = _lufs(pre_hops, grid, sr)
     if not math.isfinite(pre_lufs) or settings.target_lufs - pre_lufs > MAX_GAIN_DB:
         raise SilentAudio(
@@ -448,7 +498,7 @@ def master(
     output_lufs = integrated_loudness_from_energy(output_energy)
     output_tp = float(to_db(out_tp_lin)) + trim_db
     input_tp = float(to_db(input_tp_lin))
-    edges = (0.0, *profile.crossovers_hz, sr / 2.0)
+    edges = (0.0, *profile.crossovers_hz, sr / 2.0) if scale > 0.0 else (0.0, sr / 2.0)
     report = MasteringReport(
         genre=profile.name,
         bit_depth=settings.bit_depth,
@@ -470,9 +520,9 @@ def master(
         output_plr_db=output_tp - output_lufs,
         gain_db=applied[0] + trim_db,
         limiter_max_gain_reduction_db=limiter_gr,
-        eq_moves=eq_moves,
-        eq_response_freqs_hz=tuple(float(f) for f in centres),
-        eq_response_db=tuple(round(float(v), 3) for v in eq_response),
+        eq_response_freqs_hz=tuple(float(f) for f in plan.curves.centres_hz),
+        eq_response_db=tuple(round(float(v), 3) for v in plan.curves.mid_db),
+        eq_side_response_db=tuple(round(float(v), 3) for v in plan.curves.side_db) if channels == 2 else (),
         bands=tuple(
             BandDynamics(
                 edges[i],
@@ -485,6 +535,13 @@ def master(
         saturation_mix=profile.saturation_mix,
         targeting_iterations=estimate.calls,
         limiter_passes=passes,
+        intensity=settings.intensity,
+        genre_reason=genre_reason,
+        reference=(
+            _reference_report(reference, match, plan, widths, profile.crossovers_hz if scale > 0 else (), leveller)
+            if match is not None
+            else None
+        ),
         stage_times_s=dict(clock.times),
     )
     return Audio(work, sr), report
@@ -493,9 +550,8 @@ def master(
 def _process_bands(
     x: np.ndarray,
     work: np.ndarray,
-    sample_rate: int,
     grid: _Grid,
-    sos_list: list[np.ndarray],
+    bank: FFTFilterBank,
     comp: MultibandCompressor,
     widths: np.ndarray,
     profile: Profile,
@@ -507,7 +563,6 @@ def _process_bands(
     for mono."""
     channels, frames = x.shape
     stereo = channels == 2
-    bank = FFTFilterBank.from_sos(sos_list, sample_rate, channels, block=grid.chunk)
     n_hops = frames // grid.hop
     in_hops = np.zeros(n_hops)
     n_chunks = -(-frames // grid.chunk)
@@ -607,6 +662,21 @@ class _Detector:
         sub_level = level_db.reshape(-1, grid.sub).max(axis=1)
         hop_peak = 10.0 ** (sub_level.reshape(n_tp_hops, per_hop).max(axis=1).astype(np.float64) / 20.0)
         return cls(level_db[:frames], sub_level, sub_energy, hop_peak)
+
+
+    def scaled(self, gain: np.ndarray, grid: _Grid) -> _Detector:
+        """The detector of the signal times `gain` (linear, per frame, slowly varying: the leveller): levels
+        shifted by the gain, energies scaled by its square at each sub-block's centre."""
+        frames = self.level_db.size
+        n_tp_hops = self.hop_peak.size
+        per_hop = grid.hop // grid.sub
+        level = np.full(n_tp_hops * grid.hop, -np.inf, dtype=np.float32)
+        np.add(self.level_db, _db32(gain), out=level[:frames])
+        sub_level = level.reshape(-1, grid.sub).max(axis=1)
+        hop_peak = 10.0 ** (sub_level.reshape(n_tp_hops, per_hop).max(axis=1).astype(np.float64) / 20.0)
+        centres = np.minimum(np.arange(self.sub_energy.size) * grid.sub + grid.sub // 2, frames - 1)
+        sub_energy = self.sub_energy * np.square(gain[centres].astype(np.float64))
+        return _Detector(level[:frames], sub_level, sub_energy, hop_peak)
 
 
 def _db32(linear: np.ndarray) -> np.ndarray:
@@ -721,3 +791,102 @@ def _measure_output(
                     np.einsum("cn,cn->n", seg, seg).reshape(c1 - c0, grid.hop).sum(axis=1, dtype=np.float64)
                 )
     return out_hops, tp
+
+
+@dataclass(frozen=True)
+class _EqPlan:
+    """The EQ of one run and what decided it: whether the side follows the reference's width, and how far
+    the mix's mid balance was from the reference's (mean |dB| of the match curve; NaN without one)."""
+
+    curves: EqCurves
+    width_matched: bool
+    tone_distance_db: float
+
+
+def _plan_eq(
+    balance,
+    profile: Profile,
+    sample_rate: int,
+    reference: Reference | None,
+    settings: MasteringSettings,
+    scale: float,
+    match_scale: float,
+) -> _EqPlan:
+    centres = balance.centres_hz
+    if scale > 0.0:
+        blind, _ = blind_correction_db(balance, profile, sample_rate, scale)
+    else:
+        blind = np.zeros(centres.size)
+    if reference is None:
+        return _EqPlan(combine_curves(centres, blind, None, None, 0.0, 0.0, 0.0), False, float("nan"))
+    match = settings.reference_match
+    ref_mid, ref_side, weights = reference_correction_db(balance, reference.balance, sample_rate)
+    used = weights > 0
+    distance = float(np.mean(np.abs(ref_mid[used]))) if np.any(used) else float("nan")
+    width_matched = ref_side is not None and match.width > 0.0 and match_scale > 0.0
+    curves = combine_curves(
+        centres, blind, ref_mid, ref_side if width_matched else None, match.tone, match.width, match_scale
+    )
+    return _EqPlan(curves, width_matched, distance)
+
+
+def _band_bank(
+    band_sos: list[np.ndarray],
+    curves: EqCurves,
+    freqs_hz: np.ndarray,
+    sample_rate: int,
+    channels: int,
+    grid: _Grid,
+) -> tuple[FFTFilterBank, np.ndarray]:
+    """The eq/dynamics pass's filter bank (output 0 the K-weighting of the input, then every band with the
+    EQ of its channel, mid/side or mono) and each band's power response at `freqs_hz` per channel (for the
+    compressor's reference levels). Without EQ the bank is built from the sections alone."""
+    band_h2 = np.stack([np.abs(sos_response(b, freqs_hz, sample_rate)) ** 2 for b in band_sos])
+    curve_list = [curves.mid_db, curves.side_db][:channels]
+    eq_h2 = np.stack([10.0 ** (curve_on_grid(curves.centres_hz, c, freqs_hz) / 10.0) for c in curve_list])
+    band_gain = band_h2[:, None, :] * eq_h2[None, :, :]
+    k_sos = k_weighting_sos(sample_rate)
+    if curves.is_flat:
+        return FFTFilterBank.from_sos([k_sos, *band_sos], sample_rate, channels, block=grid.chunk), band_gain
+    n_grid = response_grid_size(sample_rate)
+    f = grid_freqs(n_grid, sample_rate)
+    eq = np.stack([minimum_phase_response(curve_on_grid(curves.centres_hz, c, f)) for c in curve_list])
+    responses = np.empty((1 + len(band_sos), channels, f.size), dtype=np.complex128)
+    responses[0] = sos_grid_response(k_sos, n_grid, sample_rate)
+    for i, b in enumerate(band_sos):
+        responses[1 + i] = sos_grid_response(b, n_grid, sample_rate)[None, :] * eq
+    return FFTFilterBank.from_responses(responses, sample_rate, channels, block=grid.chunk), band_gain
+
+
+def _reference_report(
+    reference: Reference,
+    match,
+    plan: _EqPlan,
+    widths: np.ndarray,
+    crossovers_hz: tuple[float, ...],
+    leveller: LevellerPlan | None,
+) -> ReferenceReport:
+    """What was taken from the reference: amounts, the EQ's distance, the side/mid change (dB) per band
+    (side EQ over mid EQ, plus the band's width gain), the leveller."""
+    c = plan.curves.centres_hz
+    change = []
+    bounds = np.concatenate([[0.0], np.asarray(crossovers_hz, dtype=np.float64), [np.inf]])
+    if bounds.size == widths.size + 1:
+        for b in range(widths.size):
+            inside = (c >= bounds[b]) & (c < bounds[b + 1]) & (c >= FIT_BAND_HZ[0]) & (c <= FIT_BAND_HZ[1])
+            eq_delta = float(np.mean(plan.curves.side_db[inside] - plan.curves.mid_db[inside])) if inside.any() else 0.0
+            w = float(widths[b])
+            change.append(round(eq_delta + (20.0 * math.log10(w) if w > 0 else -120.0), 2))
+    return ReferenceReport(
+        tone=match.tone,
+        width=match.width,
+        dynamics=match.dynamics,
+        reference_lufs=reference.integrated_lufs,
+        reference_lra_lu=reference.loudness_range_lu,
+        tone_distance_db=round(plan.tone_distance_db, 3),
+        width_matched=plan.width_matched,
+        width_change_db=tuple(change),
+        leveller_ratio=round(leveller.ratio, 3) if leveller is not None else None,
+        leveller_min_gain_db=round(leveller.min_gain_db, 2) if leveller is not None else None,
+        leveller_max_gain_db=round(leveller.max_gain_db, 2) if leveller is not None else None,
+    )

@@ -1,46 +1,84 @@
-"""Corrective EQ: a few wide shelf/bell filters that move the tonal balance part of the way to the profile.
+"""The chain's EQ: long-term tonal balance, the blind correction towards a profile, reference matching.
 
-1. The measured 1/3-octave levels and the profile's curve are both taken relative to their mean over
-   100 Hz - 5 kHz (loudness-normalised), so only the shape is compared.
-2. The difference (target - measured) is smoothed over about 1 1/3 octaves. Bands far below the curve (more
-   than `ABSENT_DB`) are left out: they hold no content (a band-limited source, a recording without sub-bass),
-   and boosting them would only raise noise.
-3. A dead band ignores small differences, and only the fraction `eq_strength` of the rest is corrected, so
-   material that is already close is left untouched and nothing moves abruptly.
-4. The gains of five fixed wide filters (low shelf, three bells, high shelf; RBJ cookbook designs) are
-   fitted to that correction by regularised weighted least squares on their dB responses, refined once
-   with the exact responses, and clamped to +-eq_max_db.
+Both EQs are gain curves over the 1/3-octave centres, for mid and side apart, which the chain turns into one
+minimum-phase filter per channel (`dsp.fir`). All comparisons are of shape only: a curve is taken relative
+to its own mean over the fit band (40 Hz - 16 kHz), so the loudness of the two never matters.
+
+Blind (towards the profile's target curve): the difference is smoothed over about an octave, a dead band
+ignores small differences, and the fraction corrected grows with the size of the error, from nothing at
+the dead band to `profile.eq_strength` at `FULL_CORRECTION_DB` (and beyond): a finished master that sits a
+couple of dB from the genre's average is left nearly alone, a 6 dB imbalance is mostly fixed. Bands far
+below the target (more than `ABSENT_DB`) hold no content (a band-limited source, a recording without
+sub-bass) and are left out; boosting them would only raise noise.
+
+Reference: the mid curve moves onto the reference's mid curve and the side curve onto the reference's side
+curve relative to the same offset, which matches the stereo width per band as well. The difference is
+smoothed lightly (2/3 octave), bounded (`MAX_BOOST_DB`, `MAX_CUT_DB`), bands the input lacks are left
+out as above, and below `MONO_BELOW_HZ` the side is never raised more than the mid, so the low end stays
+mono-compatible (it can get narrower, never wider).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from mastertape.dsp.filters import high_shelf_sos, identity_sos, low_shelf_sos, peaking_sos, sos_response_db
+from mastertape.dsp.spectrum import band_power, third_octave_centers
+from mastertape.mastering.analysis import SegmentSpectra
 from mastertape.mastering.profiles import Profile
-from mastertape.mastering.report import EqMove
 
-#: (kind, freq_hz, q) of the corrective filters.
-EQ_FILTERS: tuple[tuple[str, float, float], ...] = (
-    ("low_shelf", 90.0, 0.7),
-    ("peak", 300.0, 0.8),
-    ("peak", 1200.0, 0.8),
-    ("peak", 3500.0, 0.8),
-    ("high_shelf", 9000.0, 0.7),
-)
-NORMALISE_BAND_HZ = (100.0, 5000.0)
 FIT_BAND_HZ = (40.0, 16000.0)
 ABSENT_DB = 15.0
-SMOOTHING_KERNEL = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
-REGULARISATION = 0.05
+#: Error (dB, after smoothing) from which the blind EQ corrects the profile's full `eq_strength`.
+FULL_CORRECTION_DB = 6.0
+#: Largest boost and cut of any EQ curve (dB).
+MAX_BOOST_DB = 10.0
+MAX_CUT_DB = 12.0
+#: The side may be raised at most this much more than the mid (reference width matching).
+MAX_WIDEN_DB = 6.0
+MONO_BELOW_HZ = 150.0
+#: Smoothing kernels over neighbouring 1/3-octave bands: about 1 1/3 octaves (blind), 2/3 octave (reference).
+BLIND_KERNEL = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
+REFERENCE_KERNEL = np.array([1.0, 2.0, 1.0])
 
 
-def _filter_sos(kind: str, freq_hz: float, gain_db: float, q: float, sample_rate: int) -> np.ndarray:
-    if kind == "low_shelf":
-        return low_shelf_sos(freq_hz, gain_db, sample_rate, q)
-    if kind == "high_shelf":
-        return high_shelf_sos(freq_hz, gain_db, sample_rate, q)
-    return peaking_sos(freq_hz, gain_db, q, sample_rate)
+@dataclass(frozen=True)
+class TonalBalance:
+    """Long-term level (dB, mean square per band) of each 1/3-octave band at the nominal `centres_hz`
+    (IEC 61260-1, bands below Nyquist): of the mid, of the side (None for mono), and of the channels'
+    mean (L^2 + R^2) / 2, the curve the blind EQ compares with its profile."""
+
+    centres_hz: np.ndarray
+    mid_db: np.ndarray
+    side_db: np.ndarray | None
+    total_db: np.ndarray
+
+    def restricted(self, centres_hz: np.ndarray) -> TonalBalance:
+        """The same balance at the centres it shares with `centres_hz` (another sample rate)."""
+        keep = np.isin(self.centres_hz, centres_hz)
+        side = self.side_db[keep] if self.side_db is not None else None
+        return TonalBalance(self.centres_hz[keep], self.mid_db[keep], side, self.total_db[keep])
+
+
+def tonal_balance(spectra: SegmentSpectra, fmin_hz: float = 20.0, fmax_hz: float = 20000.0) -> TonalBalance:
+    """The `TonalBalance` of the sampled segments (Welch average of their mid/side densities)."""
+    nominal, exact = third_octave_centers(fmin_hz, fmax_hz)
+    low, high = exact * 10.0 ** (-1.0 / 20.0), exact * 10.0 ** (1.0 / 20.0)
+    keep = high < spectra.sample_rate / 2.0
+    nominal, low, high = nominal[keep], low[keep], high[keep]
+    ms = spectra.mid_side_psd
+    if ms is None or ms.shape[1] == 0:
+        empty = np.full(nominal.size, -np.inf)
+        return TonalBalance(nominal, empty, empty if spectra.channels == 2 else None, empty)
+    mean_psd = ms.mean(axis=1)
+    power = np.atleast_2d(band_power(spectra.freqs_hz, mean_psd, spectra.sample_rate, low, high))
+    with np.errstate(divide="ignore"):
+        levels = 10.0 * np.log10(np.maximum(power, 0.0))
+        total = 10.0 * np.log10(np.maximum(power.sum(axis=0), 0.0))
+    if spectra.channels == 2:
+        return TonalBalance(nominal, levels[0], levels[1], total)
+    return TonalBalance(nominal, levels[0], None, levels[0])
 
 
 def target_levels_db(profile: Profile, centres_hz: np.ndarray) -> np.ndarray:
@@ -49,64 +87,114 @@ def target_levels_db(profile: Profile, centres_hz: np.ndarray) -> np.ndarray:
     return np.interp(np.log10(centres_hz), np.log10(f), level)
 
 
-def desired_correction_db(
-    centres_hz: np.ndarray, measured_db: np.ndarray, profile: Profile, sample_rate: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(correction_db, weights) per band: steps 1-3 of the module doc. Weight 0 marks bands left out."""
-    target = target_levels_db(profile, centres_hz)
-    finite = np.isfinite(measured_db)
-    norm = finite & (centres_hz >= NORMALISE_BAND_HZ[0]) & (centres_hz <= NORMALISE_BAND_HZ[1])
-    weights = np.zeros(centres_hz.size)
-    if not np.any(norm):
-        return np.zeros(centres_hz.size), weights
-    measured = np.where(finite, measured_db, -300.0)
-    offset = float(np.mean(measured[norm] - target[norm]))
-    diff = target - (measured - offset)
+def _fit_mask(centres_hz: np.ndarray, sample_rate: int, lowest_hz: float) -> np.ndarray:
     top = min(FIT_BAND_HZ[1], 0.45 * sample_rate)
-    weights = (
-        (centres_hz >= max(FIT_BAND_HZ[0], 1.5 * profile.highpass_hz))
-        & (centres_hz <= top)
-        & finite
-        & (diff < ABSENT_DB)
-    ).astype(float)
-    diff = np.where(weights > 0, diff, 0.0)
-    smooth = np.convolve(diff * weights, SMOOTHING_KERNEL, "same")
-    norm_w = np.convolve(weights, SMOOTHING_KERNEL, "same")
-    smooth = np.divide(smooth, norm_w, out=np.zeros_like(smooth), where=norm_w > 0)
-    excess = np.maximum(np.abs(smooth) - profile.eq_deadband_db, 0.0)
-    return np.sign(smooth) * excess * profile.eq_strength, weights
+    return (centres_hz >= max(FIT_BAND_HZ[0], lowest_hz)) & (centres_hz <= top)
 
 
-def design_corrective_eq(
-    centres_hz: np.ndarray, measured_db: np.ndarray, profile: Profile, sample_rate: int
-) -> tuple[np.ndarray, tuple[EqMove, ...], np.ndarray]:
-    """(sos, moves, response_db_at_centres) of the corrective EQ for material measured as `measured_db`."""
-    centres = np.asarray(centres_hz, dtype=np.float64)
-    want, weights = desired_correction_db(
-        centres, np.asarray(measured_db, dtype=np.float64), profile, sample_rate
-    )
-    usable = [(k, f, q) for k, f, q in EQ_FILTERS if f < 0.4 * sample_rate]
-    gains = np.zeros(len(usable))
-    if np.any(np.abs(want) > 0.0) and np.any(weights > 0):
-        for step_db in (1.0, None):
-            # columns: dB response per dB of gain (linearised at step_db, then at the first solution)
-            cols = []
-            for j, (kind, f, q) in enumerate(usable):
-                g = step_db if step_db is not None else (gains[j] if abs(gains[j]) > 0.05 else 1.0)
-                cols.append(
-                    sos_response_db(_filter_sos(kind, f, g, q, sample_rate), centres, sample_rate) / g
-                )
-            a = np.stack(cols, axis=1)
-            lhs = a.T @ (a * weights[:, None]) + REGULARISATION * np.eye(len(usable))
-            rhs = a.T @ (want * weights)
-            gains = np.linalg.solve(lhs, rhs)
-        gains = np.clip(gains, -profile.eq_max_db, profile.eq_max_db)
-    gains = np.round(gains, 2)
-    moves = tuple(
-        EqMove(kind, f, float(g), q) for (kind, f, q), g in zip(usable, gains, strict=True) if abs(g) >= 0.05
-    )
-    if moves:
-        sos = np.vstack([_filter_sos(m.kind, m.freq_hz, m.gain_db, m.q, sample_rate) for m in moves])
-    else:
-        sos = identity_sos()
-    return sos, moves, sos_response_db(sos, centres, sample_rate)
+def _smooth(values: np.ndarray, weights: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Weighted moving average over neighbouring bands; bands of weight 0 take their neighbours' value
+    (and keep 0 where there are none)."""
+    num = np.convolve(np.where(weights > 0, values, 0.0) * weights, kernel, "same")
+    den = np.convolve(weights, kernel, "same")
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def blind_correction_db(
+    balance: TonalBalance, profile: Profile, sample_rate: int, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(correction_db, weights) per band towards `profile`'s target (module doc); weight 0 marks the bands
+    left out of the fit (outside it, silent, or absent content). `scale` (the intensity) multiplies the
+    fraction corrected, which never exceeds 1 (the target itself)."""
+    centres = balance.centres_hz
+    measured = balance.total_db
+    target = target_levels_db(profile, centres)
+    finite = np.isfinite(measured)
+    fit = _fit_mask(centres, sample_rate, 1.5 * profile.highpass_hz) & finite
+    if not np.any(fit):
+        return np.zeros(centres.size), np.zeros(centres.size)
+    diff = target - np.where(finite, measured, -300.0)
+    # bands whose content is missing (far below the curve even after aligning on the rest) are left out
+    present = fit & (diff - np.median(diff[fit]) < ABSENT_DB)
+    diff = diff - np.mean(diff[present])
+    weights = present.astype(float)
+    smooth = _smooth(diff, weights, BLIND_KERNEL)
+    size = np.abs(smooth)
+    growth = np.clip((size - profile.eq_deadband_db) / (FULL_CORRECTION_DB - profile.eq_deadband_db), 0.0, 1.0)
+    fraction = np.minimum(growth * profile.eq_strength * scale, 1.0)
+    return np.clip(smooth * fraction, -MAX_CUT_DB, MAX_BOOST_DB), weights
+
+
+def reference_correction_db(
+    balance: TonalBalance, reference: TonalBalance, sample_rate: int
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(mid_db, side_db or None, weights) that move `balance` onto `reference` (module doc); computed at the
+    centres both share, zero elsewhere."""
+    centres = balance.centres_hz
+    ref = reference.restricted(centres)
+    mid_corr = np.zeros(centres.size)
+    weights = np.zeros(centres.size)
+    shared = np.isin(centres, ref.centres_hz)
+    ref_mid = np.full(centres.size, -np.inf)
+    ref_mid[shared] = ref.mid_db
+    finite = np.isfinite(balance.mid_db) & np.isfinite(ref_mid)
+    fit = _fit_mask(centres, sample_rate, 0.0) & finite
+    if not np.any(fit):
+        return mid_corr, None, weights
+    diff = np.where(finite, ref_mid - np.where(finite, balance.mid_db, 0.0), 0.0)
+    present = fit & (diff - np.median(diff[fit]) < ABSENT_DB)
+    offset = float(np.mean(diff[present]))
+    weights = present.astype(float)
+    mid_corr = np.clip(_smooth(diff - offset, weights, REFERENCE_KERNEL), -MAX_CUT_DB, MAX_BOOST_DB)
+    if balance.side_db is None or ref.side_db is None:
+        return mid_corr, None, weights
+    ref_side = np.full(centres.size, -np.inf)
+    ref_side[shared] = ref.side_db
+    side_ok = present & np.isfinite(balance.side_db) & np.isfinite(ref_side)
+    if not np.any(side_ok):
+        return mid_corr, None, weights
+    side_diff = np.where(side_ok, ref_side - np.where(side_ok, balance.side_db, 0.0), 0.0) - offset
+    side_corr = _smooth(side_diff, side_ok.astype(float), REFERENCE_KERNEL)
+    side_corr = np.clip(side_corr, mid_corr - MAX_CUT_DB, mid_corr + MAX_WIDEN_DB)
+    low = centres < MONO_BELOW_HZ
+    side_corr[low] = np.minimum(side_corr[low], mid_corr[low])
+    return mid_corr, np.clip(side_corr, -MAX_CUT_DB - 6.0, MAX_BOOST_DB), weights
+
+
+@dataclass(frozen=True)
+class EqCurves:
+    """The EQ of one run: gains (dB) at `centres_hz` for the mid (or mono) and the side channel."""
+
+    centres_hz: np.ndarray
+    mid_db: np.ndarray
+    side_db: np.ndarray
+
+    @property
+    def is_flat(self) -> bool:
+        return not (np.any(np.abs(self.mid_db) >= 0.01) or np.any(np.abs(self.side_db) >= 0.01))
+
+
+def combine_curves(
+    centres_hz: np.ndarray,
+    blind: np.ndarray,
+    reference_mid_db: np.ndarray | None,
+    reference_side_db: np.ndarray | None,
+    tone: float,
+    width: float,
+    match_scale: float,
+) -> EqCurves:
+    """Blend the blind correction with the reference match (scaled by `match_scale`, from the intensity):
+    `tone` moves the curve from the blind one to the reference's mid, `width` adds the reference's
+    side-versus-mid difference. tone = width = 0 (or no reference) gives the blind EQ on both channels."""
+    mid = blind.copy()
+    side = blind.copy()
+    if reference_mid_db is not None:
+        t = tone * match_scale
+        mid = (1.0 - t) * blind + t * reference_mid_db
+        side = mid.copy()
+        if reference_side_db is not None:
+            side = side + width * match_scale * (reference_side_db - reference_mid_db)
+    low = np.asarray(centres_hz) < MONO_BELOW_HZ
+    if np.any(low):  # no band of the low end gets more side gain than the least the mid gets there
+        side[low] = np.minimum(side[low], float(mid[low].min()))
+    return EqCurves(np.asarray(centres_hz, dtype=np.float64), np.round(mid, 3), np.round(side, 3))

@@ -15,7 +15,7 @@ profile compresses a quiet and a loud mix alike; ratios are mastering-gentle (1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mastertape.dsp.dynamics import BandCompressorSettings
 from mastertape.errors import UnknownGenre
@@ -257,3 +257,24 @@ def get_profile(name: str) -> Profile:
         raise UnknownGenre(
             f"unknown genre {name!r}; choose one of: {', '.join(GENRES)}", field="genre"
         ) from None
+
+
+def scaled_profile(profile: Profile, scale: float) -> Profile:
+    """`profile` with its moves scaled by `scale` (the intensity over the standard one): compressor ratios
+    1 + scale (ratio - 1), widths 1 + scale (width - 1) (the lowest band still at most 1), saturation mix
+    times scale (at most 1). Scale 1 is the profile itself; scale 0 a single band that does nothing (no
+    crossover, no compression, no width or saturation move)."""
+    if scale == 1.0:
+        return profile
+    if scale <= 0.0:
+        return replace(
+            profile,
+            crossovers_hz=(),
+            bands=(BandCompressorSettings(threshold_db=0.0, ratio=1.0),),
+            width=(1.0,),
+            saturation_mix=0.0,
+        )
+    bands = tuple(replace(b, ratio=1.0 + scale * (b.ratio - 1.0)) for b in profile.bands)
+    width = tuple(max(0.0, 1.0 + scale * (w - 1.0)) for w in profile.width)
+    width = (min(width[0], 1.0), *width[1:])
+    return replace(profile, bands=bands, width=width, saturation_mix=min(1.0, profile.saturation_mix * scale))

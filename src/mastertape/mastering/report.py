@@ -7,13 +7,23 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
-class EqMove:
-    """One corrective EQ filter: kind "low_shelf" | "peak" | "high_shelf", its frequency, gain and Q."""
+class ReferenceReport:
+    """What a run took from its reference: the amounts asked for (0..1) and what they did. `tone_distance_db`
+    is the mean |dB| distance of the mix's mid balance from the reference's before the EQ (40 Hz - 16 kHz,
+    shapes only); `width_change_db` the side/mid energy change per compressor band; the leveller's spread
+    ratio and gain range (None when it did nothing)."""
 
-    kind: str
-    freq_hz: float
-    gain_db: float
-    q: float
+    tone: float
+    width: float
+    dynamics: float
+    reference_lufs: float
+    reference_lra_lu: float
+    tone_distance_db: float
+    width_matched: bool
+    width_change_db: tuple[float, ...]
+    leveller_ratio: float | None
+    leveller_min_gain_db: float | None
+    leveller_max_gain_db: float | None
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,8 @@ class MasteringReport:
     limited and trimmed signal just before dither (rounding moves them by less than 0.001 dB, a bound the
     chain checks); the output true peak is read at 8x oversampling, finer than the meter's 4x, so it also
     holds for meters that interpolate more finely (FFmpeg's ebur128 resamples to 192 kHz).
-    `eq_response_db` is the corrective EQ's response at the 1/3-octave centres `eq_response_freqs_hz`;
+    `eq_response_db` / `eq_side_response_db` are the EQ's gains for the mid (mono) and side at the
+    1/3-octave centres `eq_response_freqs_hz`; `genre_reason` says why "auto" chose its profile;
     `gain_db` is the gain into the limiter plus the final trim; `targeting_iterations` counts loudness
     estimates, `limiter_passes` full-rate limiter runs (1 unless the exact check asked for another).
     """
@@ -60,13 +71,16 @@ class MasteringReport:
     output_plr_db: float
     gain_db: float
     limiter_max_gain_reduction_db: float
-    eq_moves: tuple[EqMove, ...]
     eq_response_freqs_hz: tuple[float, ...]
     eq_response_db: tuple[float, ...]
+    eq_side_response_db: tuple[float, ...]
     bands: tuple[BandDynamics, ...]
     saturation_mix: float
     targeting_iterations: int
     limiter_passes: int
+    intensity: float = 0.5
+    genre_reason: str | None = None
+    reference: ReferenceReport | None = None
     stage_times_s: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mastertape.errors import InvalidSetting
+from mastertape.mastering.reference import ReferenceMatch
 
 TARGET_LUFS_RANGE = (-30.0, -5.0)
 CEILING_DBTP_RANGE = (-9.0, 0.0)
 BIT_DEPTHS = (16, 24, 32)
+#: `genre` value that lets the chain choose the profile from its analysis.
+AUTO_GENRE = "auto"
+#: Intensity that gives the chain's standard master (the default); 0 leaves only gain, limiter and dither.
+STANDARD_INTENSITY = 0.5
 
 
 def _number(value: object, field: str) -> float:
@@ -20,9 +25,13 @@ def _number(value: object, field: str) -> float:
 
 @dataclass(frozen=True)
 class MasteringSettings:
-    """Loudness target (LUFS, integrated), true-peak ceiling (dBTP), genre profile, output bit depth (16 or 24
-    integer PCM with TPDF dither, 32 = float without dither), optional selection (start_s, end_s) of the
-    input to process and return, and the dither seed (same input + settings = bit-identical output).
+    """Loudness target (LUFS, integrated), true-peak ceiling (dBTP), genre profile (or "auto": chosen from
+    the analysis), output bit depth (16 or 24 integer PCM with TPDF dither, 32 = float without dither),
+    optional selection (start_s, end_s) of the input to process and return, the dither seed (same input +
+    settings = bit-identical output), `intensity` 0..1 (how far the corrective EQ, compression, saturation
+    and width moves go: 0.5 is the standard master, 0 leaves only gain, limiter and dither, 1 doubles
+    the moves) and `reference_match` (how much of a reference's tone, width and dynamics to take, when the
+    run is given a reference).
 
     Validated on construction; every error is an InvalidSetting naming its `field`.
     """
@@ -33,6 +42,8 @@ class MasteringSettings:
     bit_depth: int = 24
     selection: tuple[float, float] | None = None
     dither_seed: int = 0
+    intensity: float = STANDARD_INTENSITY
+    reference_match: ReferenceMatch = field(default_factory=ReferenceMatch)
 
     def __post_init__(self) -> None:
         from mastertape.mastering.profiles import get_profile
@@ -53,7 +64,14 @@ class MasteringSettings:
         object.__setattr__(self, "ceiling_dbtp", ceiling)
         if not isinstance(self.genre, str):
             raise InvalidSetting(f"genre must be a name, got {self.genre!r}", field="genre")
-        get_profile(self.genre)  # UnknownGenre (field "genre") listing the valid names
+        if self.genre != AUTO_GENRE:
+            get_profile(self.genre)  # UnknownGenre (field "genre") listing the valid names
+        intensity = _number(self.intensity, "intensity")
+        if not 0.0 <= intensity <= 1.0:
+            raise InvalidSetting(f"intensity must be from 0 to 1, got {intensity:g}", field="intensity")
+        object.__setattr__(self, "intensity", intensity)
+        if not isinstance(self.reference_match, ReferenceMatch):
+            raise InvalidSetting("reference_match must be a ReferenceMatch", field="reference_match")
         if isinstance(self.bit_depth, bool) or self.bit_depth not in BIT_DEPTHS:
             raise InvalidSetting(
                 f"bit_depth must be 16, 24 or 32 (float), got {self.bit_depth!r}", field="bit_depth"

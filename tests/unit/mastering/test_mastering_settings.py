@@ -10,7 +10,7 @@ import pytest
 from mastertape.errors import InvalidSetting, UnknownGenre
 from mastertape.mastering import GENRES, MasteringSettings, get_profile
 from mastertape.mastering.eq import target_levels_db
-from mastertape.mastering.report import EqMove, MasteringReport
+from mastertape.mastering.report import MasteringReport, ReferenceReport
 
 
 def test_defaults():
@@ -110,17 +110,20 @@ def test_report_to_dict_is_json_and_maps_non_finite_to_none():
         output_plr_db=12.8,
         gain_db=6.0,
         limiter_max_gain_reduction_db=1.0,
-        eq_moves=(EqMove("peak", 300.0, -1.0, 0.8),),
         eq_response_freqs_hz=(100.0,),
-        eq_response_db=(0.0,),
+        eq_response_db=(-1.0,),
+        eq_side_response_db=(0.5,),
         bands=(),
         saturation_mix=0.0,
         targeting_iterations=3,
         limiter_passes=1,
+        reference=ReferenceReport(1.0, 0.5, 0.0, -9.0, 4.0, 1.5, True, (-1.0, 0.5), None, None, None),
         stage_times_s={"analysis": 0.1},
     )
     d = json.loads(json.dumps(report.to_dict()))
     assert d["output_lra_lu"] is None
-    assert d["eq_moves"] == [{"kind": "peak", "freq_hz": 300.0, "gain_db": -1.0, "q": 0.8}]
+    assert d["eq_response_db"] == [-1.0] and d["eq_side_response_db"] == [0.5]
+    assert d["reference"]["width_change_db"] == [-1.0, 0.5] and d["reference"]["leveller_ratio"] is None
+    assert d["intensity"] == 0.5
     assert d["selection"] == [0.0, 1.0]
     assert report.max_gain_reduction_db == 1.0
