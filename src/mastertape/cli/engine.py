@@ -210,9 +210,23 @@ def master(
         Path, typer.Option("--output", "-o", metavar="OUT", help="Output file: .wav or .flac.")
     ],
     target_lufs: Annotated[float, typer.Option(help="Integrated loudness target (LUFS).")] = -14.0,
-    genre: Annotated[str, typer.Option(help="Genre profile (see `mastertape genres`).")] = "modern",
+    genre: Annotated[
+        str, typer.Option(help="Genre profile (see `mastertape genres`), or auto: chosen from the analysis.")
+    ] = "modern",
     bit_depth: Annotated[int, typer.Option(help="16 or 24 (PCM, TPDF dither) or 32 (float).")] = 24,
     ceiling: Annotated[float, typer.Option(help="True-peak ceiling (dBTP).")] = -1.0,
+    reference: Annotated[
+        Path | None,
+        typer.Option(metavar="REF", help="A finished track whose tonal balance, width and dynamics to match."),
+    ] = None,
+    match_tone: Annotated[float, typer.Option(help="How much of the reference's tone to take (0-1).")] = 1.0,
+    match_width: Annotated[float, typer.Option(help="How much of the reference's width to take (0-1).")] = 1.0,
+    match_dynamics: Annotated[
+        float, typer.Option(help="How much of the reference's dynamics to take (0-1).")
+    ] = 1.0,
+    intensity: Annotated[
+        float, typer.Option(help="How far EQ, compression, saturation and width go: 0 none, 0.5 standard, 1 strong.")
+    ] = 0.5,
     selection: Annotated[
         str | None, typer.Option(metavar="START:END", help="Process and return only this range (seconds).")
     ] = None,
@@ -246,10 +260,13 @@ def master(
         raise InvalidSetting(f"the preview would overwrite the input file {input_path}", field="preview")
 
     from mastertape.allocator import tune_for_batch_processing
-    from mastertape.mastering import MasteringSettings
+    from mastertape.mastering import MasteringSettings, ReferenceMatch, analyze_reference
     from mastertape.mastering import master as run_master
 
     tune_for_batch_processing()
+    match = ReferenceMatch(tone=match_tone, width=match_width, dynamics=match_dynamics)
+    if reference is not None:
+        _check_input(reference)
 
     def settings_for(selection_s: tuple[float, float] | None) -> MasteringSettings:
         return MasteringSettings(
@@ -259,11 +276,15 @@ def master(
             bit_depth=bit_depth,
             selection=selection_s,
             dither_seed=seed,
+            intensity=intensity,
+            reference_match=match,
         )
 
     settings = settings_for(None)  # validates target, ceiling, genre and bit depth before decoding
 
     from mastertape.audio import decode
+
+    ref = analyze_reference(decode(reference)) if reference is not None else None
 
     audio = decode(input_path)
     if sel is not None:
@@ -278,7 +299,7 @@ def master(
 
     with StageProgress(_want_progress(audio.duration_s, json_out)) as progress:
         progress("master", 0.0)
-        mastered, report = run_master(audio, settings, progress=progress, overwrite_input=True)
+        mastered, report = run_master(audio, settings, progress=progress, reference=ref, overwrite_input=True)
         del audio
         progress("encode", 1.0)
         _encode(mastered, output, fmt, bit_depth=bit_depth)

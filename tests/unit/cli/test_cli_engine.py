@@ -220,3 +220,23 @@ def test_usage_errors_are_one_line(args: list[str], capsys: pytest.CaptureFixtur
     assert code != 0
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("error: ")
+
+
+def test_master_with_a_reference_intensity_and_auto_genre(track: Path, tmp_path: Path, capsys) -> None:
+    ref = tmp_path / "ref.wav"
+    bright = music_like(seconds=6.0, sample_rate=44100, level_db=-14.0, seed=9).samples
+    bright = np.diff(bright, axis=1, prepend=0.0).astype(np.float32) * 3.0  # a much brighter finished track
+    encode(Audio(bright, 44100), ref, "wav", bit_depth=24)
+    out = tmp_path / "out.wav"
+    args = ["master", str(track), "-o", str(out), "--reference", str(ref), "--genre", "auto", "--intensity", "0.7"]
+    code, stdout, err = run_cli([*args, "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(stdout)["report"]
+    assert report["reference"]["tone"] == 1.0 and report["reference"]["tone_distance_db"] > 1.0
+    assert report["intensity"] == 0.7 and report["genre_reason"].startswith("auto")
+    stats = measure(decode(out).samples, 44100)
+    assert abs(stats.integrated_lufs + 14.0) <= 0.1 and stats.true_peak_dbtp <= -1.0 + 0.05
+    code, _, err = run_cli(["master", str(track), "-o", str(out), "--match-tone", "2"], capsys)
+    assert code != 0 and "reference_match" in err
+    code, _, err = run_cli(["master", str(track), "-o", str(out), "--reference", str(tmp_path / "nope.wav")], capsys)
+    assert code != 0 and "no such file" in err
