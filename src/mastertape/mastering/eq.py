@@ -6,8 +6,9 @@ to its own mean over the fit band (40 Hz - 16 kHz), so the loudness of the two n
 
 Blind (towards the profile's target curve): the difference is smoothed over about an octave, a dead band
 ignores small differences, and the fraction corrected grows with the size of the error, from nothing at
-the dead band to `profile.eq_strength` at `FULL_CORRECTION_DB` (and beyond): a finished master that sits a
-couple of dB from the genre's average is left nearly alone, a 6 dB imbalance is mostly fixed. Bands far
+the dead band to `profile.eq_strength` at `FULL_CORRECTION_DB` (and beyond), and no band moves more than
+the profile's `eq_max_db` (times the intensity): a finished master that sits a couple of dB from the
+genre's average is left nearly alone. Bands far
 below the target (more than `ABSENT_DB`) hold no content (a band-limited source, a recording without
 sub-bass) and are left out; boosting them would only raise noise.
 
@@ -31,15 +32,15 @@ from mastertape.mastering.profiles import Profile
 FIT_BAND_HZ = (40.0, 16000.0)
 ABSENT_DB = 15.0
 #: Error (dB, after smoothing) from which the blind EQ corrects the profile's full `eq_strength`.
-FULL_CORRECTION_DB = 6.0
+FULL_CORRECTION_DB = 12.0
 #: Largest boost and cut of any EQ curve (dB).
 MAX_BOOST_DB = 10.0
 MAX_CUT_DB = 12.0
 #: The side may be raised at most this much more than the mid (reference width matching).
 MAX_WIDEN_DB = 6.0
 MONO_BELOW_HZ = 150.0
-#: Smoothing kernels over neighbouring 1/3-octave bands: about 1 1/3 octaves (blind), 2/3 octave (reference).
-BLIND_KERNEL = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
+#: Smoothing over neighbouring 1/3-octave bands: 5 bands flat (blind), 2/3 octave (reference).
+BLIND_KERNEL = np.ones(5)
 REFERENCE_KERNEL = np.array([1.0, 2.0, 1.0])
 
 
@@ -122,7 +123,8 @@ def blind_correction_db(
     size = np.abs(smooth)
     growth = np.clip((size - profile.eq_deadband_db) / (FULL_CORRECTION_DB - profile.eq_deadband_db), 0.0, 1.0)
     fraction = np.minimum(growth * profile.eq_strength * scale, 1.0)
-    return np.clip(smooth * fraction, -MAX_CUT_DB, MAX_BOOST_DB), weights
+    limit = min(profile.eq_max_db * scale, MAX_BOOST_DB)
+    return np.clip(smooth * fraction, -limit, limit), weights
 
 
 def reference_correction_db(

@@ -244,7 +244,7 @@ def test_badly_balanced_mix_is_moved_towards_the_profile():
     dull = Audio(np.fft.irfft(spec, x.shape[1], axis=1).astype(np.float32), SR)
     out, report = master(dull, MasteringSettings())
     gains = dict(zip(report.eq_response_freqs_hz, report.eq_response_db, strict=True))
-    assert gains[8000.0] > 2.0 and abs(gains[250.0]) < gains[8000.0] / 2  # the top is raised, the lows far less
+    assert gains[8000.0] > 0.75 and abs(gains[250.0]) < gains[8000.0] / 2  # the top is raised, the lows far less
     above = [f >= 150.0 for f in report.eq_response_freqs_hz]  # blind: one EQ for mid and side (but the lows)
     assert np.array(report.eq_side_response_db)[above].tolist() == np.array(report.eq_response_db)[above].tolist()
     c, before = third_octave_levels(dull.samples, SR, 60.0, 12000.0)
