@@ -195,14 +195,7 @@ def truncated_impulse_responses(sos_list: Sequence[np.ndarray], sample_rate: int
         raise ValueError("unstable or marginally stable filter (pole on or outside the unit circle)")
     cap = int(MAX_IR_S * sample_rate)
     span = 64 if r == 0.0 else int(min(2.0 * math.log(IR_TAIL_REL) / math.log(r) + 64, cap))
-    irs = np.stack([sos_impulse_response(sos, span) for sos in sos_list])
-    mags = np.abs(irs)
-    above = mags > IR_TAIL_REL * mags.max(axis=1, keepdims=True)
-    last = int(np.nonzero(above.any(axis=0))[0][-1]) + 1 if above.any() else 1
-    taps = int(min(cap, span, 64 * -(-last // 64)))
-    if taps > irs.shape[1]:
-        irs = np.pad(irs, ((0, 0), (0, taps - irs.shape[1])))
-    return irs[:, :taps]
+    return truncate_impulse_responses(np.stack([sos_impulse_response(sos, span) for sos in sos_list]), sample_rate)
 
 
 def impulse_response_length(sos_list: Sequence[np.ndarray], sample_rate: int) -> int:
@@ -228,11 +221,6 @@ def response_grid_size(sample_rate: int) -> int:
     """rfft grid length on which responses are combined before inversion: at least twice `MAX_IR_S`,
     so an impulse response that long does not wrap around."""
     return 1 << int(math.ceil(math.log2(2.0 * MAX_IR_S * sample_rate)))
-
-
-def sos_grid_response(sos: np.ndarray, n_grid: int, sample_rate: int) -> np.ndarray:
-    """Complex response of `sos` on the rfft grid of `n_grid` points (n_grid // 2 + 1 bins)."""
-    return sos_response(sos, np.arange(n_grid // 2 + 1) * (sample_rate / n_grid), sample_rate)
 
 
 def truncate_impulse_responses(irs: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -3,9 +3,9 @@ profiles as data, reference analysis (`analyze_reference`)."""
 
 from mastertape.mastering.chain import STAGES, master
 from mastertape.mastering.profiles import GENRES, Profile, get_profile
-from mastertape.mastering.reference import Reference, ReferenceMatch, analyze_reference
+from mastertape.mastering.reference import Reference, analyze_reference
 from mastertape.mastering.report import BandDynamics, MasteringReport, ReferenceReport
-from mastertape.mastering.settings import AUTO_GENRE, MasteringSettings
+from mastertape.mastering.settings import AUTO_GENRE, MasteringSettings, ReferenceMatch
 
 __all__ = [
     "AUTO_GENRE",

@@ -19,6 +19,7 @@ import scipy.fft
 from mastertape.dsp.filters import sos_response
 from mastertape.dsp.loudness import (
     ABSOLUTE_GATE_LUFS,
+    LRA_RELATIVE_GATE_LU,
     RELATIVE_GATE_LU,
     k_weighting_sos,
     power_to_lufs,
@@ -89,16 +90,19 @@ def segment_spectra(
     return SegmentSpectra(freqs, summed, channels, sample_rate, n, power)
 
 
+def _kweighted_powers(spectra: SegmentSpectra) -> np.ndarray:
+    """K-weighted mean square of each segment (summed over channels), as BS.1770-4 weighs it."""
+    k2 = np.abs(sos_response(k_weighting_sos(spectra.sample_rate), spectra.freqs_hz, spectra.sample_rate)) ** 2
+    return spectra.psd @ k2 * spectra.df
+
+
 def estimate_loudness_lufs(spectra: SegmentSpectra) -> float:
     """Rough integrated loudness (LUFS) from the segments: K-weighted power per segment, gated like
     BS.1770-4 (absolute -70 LUFS, relative -10 LU). Within about 1 LU of the meter on music; -inf if silent.
     """
     if spectra.psd.shape[0] == 0:
         return float("-inf")
-    k2 = (
-        np.abs(sos_response(k_weighting_sos(spectra.sample_rate), spectra.freqs_hz, spectra.sample_rate)) ** 2
-    )
-    powers = spectra.psd @ k2 * spectra.df
+    powers = _kweighted_powers(spectra)
     lufs = np.asarray(power_to_lufs(powers))
     above = powers[lufs > ABSOLUTE_GATE_LUFS]
     if above.size == 0:
@@ -114,16 +118,13 @@ def segment_loudness_spread_lu(spectra: SegmentSpectra) -> float:
     of 0.37 s instead of 3 s windows it reads higher than the LRA; 0.0 when fewer than two pass."""
     if spectra.psd.shape[0] == 0:
         return 0.0
-    k2 = (
-        np.abs(sos_response(k_weighting_sos(spectra.sample_rate), spectra.freqs_hz, spectra.sample_rate)) ** 2
-    )
-    powers = spectra.psd @ k2 * spectra.df
+    powers = _kweighted_powers(spectra)
     with np.errstate(divide="ignore"):
         lufs = np.asarray(power_to_lufs(np.maximum(powers, 1e-30)))
     above = powers[lufs > ABSOLUTE_GATE_LUFS]
     if above.size < 2:
         return 0.0
-    gated = lufs[(lufs > ABSOLUTE_GATE_LUFS) & (lufs > float(power_to_lufs(above.mean())) - 20.0)]
+    gated = lufs[(lufs > ABSOLUTE_GATE_LUFS) & (lufs > float(power_to_lufs(above.mean())) + LRA_RELATIVE_GATE_LU)]
     if gated.size < 2:
         return 0.0
     return float(np.percentile(gated, 95.0) - np.percentile(gated, 10.0))

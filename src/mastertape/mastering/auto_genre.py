@@ -15,7 +15,6 @@ The rules are a table: the first whose range holds the measured spread wins.
 from __future__ import annotations
 
 from mastertape.mastering.analysis import SegmentSpectra, segment_loudness_spread_lu
-from mastertape.mastering.eq import TonalBalance
 
 #: (profile, lowest segment spread in LU, what such material is), checked in order.
 AUTO_RULES: tuple[tuple[str, float, str], ...] = (
@@ -24,7 +23,7 @@ AUTO_RULES: tuple[tuple[str, float, str], ...] = (
 )
 
 
-def choose_genre(spectra: SegmentSpectra, balance: TonalBalance) -> tuple[str, str]:
+def choose_genre(spectra: SegmentSpectra) -> tuple[str, str]:
     """(profile name, reason) for `genre: "auto"` (module doc)."""
     spread = segment_loudness_spread_lu(spectra)
     for name, lowest, what in AUTO_RULES:

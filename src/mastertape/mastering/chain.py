@@ -46,7 +46,6 @@ from mastertape.dsp.filters import (
     highpass_sos,
     identity_sos,
     response_grid_size,
-    sos_grid_response,
     sos_response,
 )
 from mastertape.dsp.fir import curve_on_grid, grid_freqs, minimum_phase_response
@@ -72,6 +71,7 @@ from mastertape.mastering.dynamics_match import LevellerPlan, leveller_gain, per
 from mastertape.mastering.eq import (
     FIT_BAND_HZ,
     EqCurves,
+    TonalBalance,
     blind_correction_db,
     combine_curves,
     reference_correction_db,
@@ -86,7 +86,7 @@ from mastertape.mastering.measure import (
 from mastertape.mastering.profiles import Profile, get_profile, scaled_profile
 from mastertape.mastering.reference import Reference
 from mastertape.mastering.report import BandDynamics, MasteringReport, ReferenceReport
-from mastertape.mastering.settings import AUTO_GENRE, STANDARD_INTENSITY, MasteringSettings
+from mastertape.mastering.settings import AUTO_GENRE, STANDARD_INTENSITY, MasteringSettings, ReferenceMatch
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -353,7 +353,7 @@ def master(
     estimated_lufs = estimate_loudness_lufs(spectra)
     balance = tonal_balance(spectra)
     if settings.genre == AUTO_GENRE:
-        genre, genre_reason = choose_genre(spectra, balance)
+        genre, genre_reason = choose_genre(spectra)
     else:
         genre, genre_reason = settings.genre, None
     scale = settings.intensity / STANDARD_INTENSITY  # 1: the standard moves, 0: none, 2: twice
@@ -362,14 +362,13 @@ def master(
     profile = scaled_profile(get_profile(genre), scale)
     plan = _plan_eq(balance, profile, sr, reference, settings, scale, match_scale)
     widths = np.array(profile.width, dtype=np.float32)
-    if plan.width_matched and match is not None:
+    if plan.width_matched:
         # the side EQ matches the reference's width: the profile's width moves give way to it
-        t = match.width * match_scale
+        t = settings.reference_match.width * match_scale
         widths = (1.0 - t) * widths + t * np.float32(1.0)
     widths[0] = min(widths[0], 1.0)  # the low end never gets wider than it was
-    crossovers = crossover_bands_sos(profile.crossovers_hz, sr) if scale > 0.0 else [identity_sos()]
-    hp = highpass_sos(profile.highpass_hz, sr) if scale > 0.0 else identity_sos()
-    band_sos = [cascade(hp, b) for b in crossovers]
+    hp = highpass_sos(profile.highpass_hz, sr) if profile.highpass_hz > 0.0 else identity_sos()
+    band_sos = [cascade(hp, b) for b in crossover_bands_sos(profile.crossovers_hz, sr)]
     bank, band_gain = _band_bank(band_sos, plan.curves, spectra.freqs_hz, sr, channels, grid)
     reference_db = band_loud_levels_db(spectra, band_gain)
     reference_db = np.where(np.isfinite(reference_db), reference_db, -200.0)
@@ -498,7 +497,7 @@ def master(
     output_lufs = integrated_loudness_from_energy(output_energy)
     output_tp = float(to_db(out_tp_lin)) + trim_db
     input_tp = float(to_db(input_tp_lin))
-    edges = (0.0, *profile.crossovers_hz, sr / 2.0) if scale > 0.0 else (0.0, sr / 2.0)
+    edges = (0.0, *profile.crossovers_hz, sr / 2.0)
     report = MasteringReport(
         genre=profile.name,
         bit_depth=settings.bit_depth,
@@ -538,7 +537,7 @@ def master(
         intensity=settings.intensity,
         genre_reason=genre_reason,
         reference=(
-            _reference_report(reference, match, plan, widths, profile.crossovers_hz if scale > 0 else (), leveller)
+            _reference_report(reference, match, plan, widths, profile.crossovers_hz, leveller)
             if match is not None
             else None
         ),
@@ -659,24 +658,25 @@ class _Detector:
                 e = np.concatenate([e, np.zeros(n_sub * grid.sub - (b - a), dtype=e.dtype)])
             sub_energy[s0 : s0 + n_sub] = e.reshape(n_sub, grid.sub).sum(axis=1)
             clock.report("limiting", 0.6 * b / frames)
-        sub_level = level_db.reshape(-1, grid.sub).max(axis=1)
-        hop_peak = 10.0 ** (sub_level.reshape(n_tp_hops, per_hop).max(axis=1).astype(np.float64) / 20.0)
-        return cls(level_db[:frames], sub_level, sub_energy, hop_peak)
+        return cls._from_levels(level_db, frames, sub_energy, grid)
 
+    @classmethod
+    def _from_levels(cls, level_db: np.ndarray, frames: int, sub_energy: np.ndarray, grid: _Grid) -> _Detector:
+        """From the envelope in dB over whole hops (-inf past `frames`): sub-block and hop maxima."""
+        sub_level = level_db.reshape(-1, grid.sub).max(axis=1)
+        per_hop = grid.hop // grid.sub
+        hop_peak = 10.0 ** (sub_level.reshape(-1, per_hop).max(axis=1).astype(np.float64) / 20.0)
+        return cls(level_db[:frames], sub_level, sub_energy, hop_peak)
 
     def scaled(self, gain: np.ndarray, grid: _Grid) -> _Detector:
         """The detector of the signal times `gain` (linear, per frame, slowly varying: the leveller): levels
         shifted by the gain, energies scaled by its square at each sub-block's centre."""
         frames = self.level_db.size
-        n_tp_hops = self.hop_peak.size
-        per_hop = grid.hop // grid.sub
-        level = np.full(n_tp_hops * grid.hop, -np.inf, dtype=np.float32)
+        level = np.full(self.hop_peak.size * grid.hop, -np.inf, dtype=np.float32)
         np.add(self.level_db, _db32(gain), out=level[:frames])
-        sub_level = level.reshape(-1, grid.sub).max(axis=1)
-        hop_peak = 10.0 ** (sub_level.reshape(n_tp_hops, per_hop).max(axis=1).astype(np.float64) / 20.0)
         centres = np.minimum(np.arange(self.sub_energy.size) * grid.sub + grid.sub // 2, frames - 1)
         sub_energy = self.sub_energy * np.square(gain[centres].astype(np.float64))
-        return _Detector(level[:frames], sub_level, sub_energy, hop_peak)
+        return _Detector._from_levels(level, frames, sub_energy, grid)
 
 
 def _db32(linear: np.ndarray) -> np.ndarray:
@@ -804,7 +804,7 @@ class _EqPlan:
 
 
 def _plan_eq(
-    balance,
+    balance: TonalBalance,
     profile: Profile,
     sample_rate: int,
     reference: Reference | None,
@@ -813,10 +813,7 @@ def _plan_eq(
     match_scale: float,
 ) -> _EqPlan:
     centres = balance.centres_hz
-    if scale > 0.0:
-        blind, _ = blind_correction_db(balance, profile, sample_rate, scale)
-    else:
-        blind = np.zeros(centres.size)
+    blind, _ = blind_correction_db(balance, profile, sample_rate, scale)
     if reference is None:
         return _EqPlan(combine_curves(centres, blind, None, None, 0.0, 0.0, 0.0), False, float("nan"))
     match = settings.reference_match
@@ -848,19 +845,18 @@ def _band_bank(
     k_sos = k_weighting_sos(sample_rate)
     if curves.is_flat:
         return FFTFilterBank.from_sos([k_sos, *band_sos], sample_rate, channels, block=grid.chunk), band_gain
-    n_grid = response_grid_size(sample_rate)
-    f = grid_freqs(n_grid, sample_rate)
+    f = grid_freqs(response_grid_size(sample_rate), sample_rate)
     eq = np.stack([minimum_phase_response(curve_on_grid(curves.centres_hz, c, f)) for c in curve_list])
     responses = np.empty((1 + len(band_sos), channels, f.size), dtype=np.complex128)
-    responses[0] = sos_grid_response(k_sos, n_grid, sample_rate)
+    responses[0] = sos_response(k_sos, f, sample_rate)
     for i, b in enumerate(band_sos):
-        responses[1 + i] = sos_grid_response(b, n_grid, sample_rate)[None, :] * eq
+        responses[1 + i] = sos_response(b, f, sample_rate)[None, :] * eq
     return FFTFilterBank.from_responses(responses, sample_rate, channels, block=grid.chunk), band_gain
 
 
 def _reference_report(
     reference: Reference,
-    match,
+    match: ReferenceMatch,
     plan: _EqPlan,
     widths: np.ndarray,
     crossovers_hz: tuple[float, ...],

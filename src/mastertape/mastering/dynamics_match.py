@@ -18,14 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from mastertape.dsp.dynamics import one_pole, time_constant_coeff
-from mastertape.dsp.loudness import SHORT_TERM_HOPS, KWeightedEnergy, power_to_lufs
+from mastertape.dsp.loudness import LRA_RELATIVE_GATE_LU, SHORT_TERM_HOPS, KWeightedEnergy, power_to_lufs
 
 MAX_EXPANSION = 1.5
 MIN_RATIO = 0.3
 MAX_GAIN_DB = 9.0
 SMOOTHING_S = 0.7
-#: Relative gate of the LRA (EBU Tech 3342): -20 LU under the mean of the short-term powers.
-LRA_GATE_LU = -20.0
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def leveller_gain(
     powers = energy.block_powers(SHORT_TERM_HOPS)  # window k covers hops k .. k + 29
     with np.errstate(divide="ignore"):
         st = np.asarray(power_to_lufs(np.maximum(powers, 1e-30)), dtype=np.float64)
-    gate = float(power_to_lufs(float(np.mean(powers)))) + LRA_GATE_LU
+    gate = float(power_to_lufs(float(np.mean(powers)))) + LRA_RELATIVE_GATE_LU
     gated = st[st > gate]
     if gated.size < 2:
         return None
@@ -86,9 +84,4 @@ def per_frame_gain(plan: LevellerPlan, hop: int, frames: int) -> np.ndarray:
     centres = (np.arange(plan.gain_db.size) + 0.5) * hop
     db = np.interp(np.arange(frames, dtype=np.float64), centres, plan.gain_db)
     return np.power(10.0, db / 20.0).astype(np.float32)
-
-
-def gain_change_per_hop_db(plan: LevellerPlan) -> float:
-    """Largest change of the leveller's gain from one hop to the next (dB): how smooth it is."""
-    return float(np.max(np.abs(np.diff(plan.gain_db)))) if plan.gain_db.size > 1 else 0.0
 

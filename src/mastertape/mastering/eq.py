@@ -55,12 +55,6 @@ class TonalBalance:
     side_db: np.ndarray | None
     total_db: np.ndarray
 
-    def restricted(self, centres_hz: np.ndarray) -> TonalBalance:
-        """The same balance at the centres it shares with `centres_hz` (another sample rate)."""
-        keep = np.isin(self.centres_hz, centres_hz)
-        side = self.side_db[keep] if self.side_db is not None else None
-        return TonalBalance(self.centres_hz[keep], self.mid_db[keep], side, self.total_db[keep])
-
 
 def tonal_balance(spectra: SegmentSpectra, fmin_hz: float = 20.0, fmax_hz: float = 20000.0) -> TonalBalance:
     """The `TonalBalance` of the sampled segments (Welch average of their mid/side densities)."""
@@ -101,6 +95,32 @@ def _smooth(values: np.ndarray, weights: np.ndarray, kernel: np.ndarray) -> np.n
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
+def _aligned_difference(
+    target_db: np.ndarray, measured_db: np.ndarray, fit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(target - measured less its mean over the present bands, present, that mean): the shape difference
+    of two curves. Bands of `fit` where both are finite count, except those far below the target even after
+    aligning on the median (`ABSENT_DB`: their content is missing)."""
+    finite = np.isfinite(target_db) & np.isfinite(measured_db)
+    fit = fit & finite
+    with np.errstate(invalid="ignore"):
+        diff = np.where(finite, target_db - np.where(finite, measured_db, 0.0), 0.0)
+    if not np.any(fit):
+        return diff, fit, 0.0
+    present = fit & (diff - np.median(diff[fit]) < ABSENT_DB)
+    offset = float(np.mean(diff[present]))
+    return diff - offset, present, offset
+
+
+def _on_centres(centres_hz: np.ndarray, other_hz: np.ndarray, values: np.ndarray | None) -> np.ndarray | None:
+    """`values` given at `other_hz` (another sample rate's bands) placed at `centres_hz`; -inf where absent."""
+    if values is None:
+        return None
+    out = np.full(centres_hz.size, -np.inf)
+    out[np.isin(centres_hz, other_hz)] = values[np.isin(other_hz, centres_hz)]
+    return out
+
+
 def blind_correction_db(
     balance: TonalBalance, profile: Profile, sample_rate: int, scale: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -108,17 +128,11 @@ def blind_correction_db(
     left out of the fit (outside it, silent, or absent content). `scale` (the intensity) multiplies the
     fraction corrected, which never exceeds 1 (the target itself)."""
     centres = balance.centres_hz
-    measured = balance.total_db
-    target = target_levels_db(profile, centres)
-    finite = np.isfinite(measured)
-    fit = _fit_mask(centres, sample_rate, 1.5 * profile.highpass_hz) & finite
-    if not np.any(fit):
-        return np.zeros(centres.size), np.zeros(centres.size)
-    diff = target - np.where(finite, measured, -300.0)
-    # bands whose content is missing (far below the curve even after aligning on the rest) are left out
-    present = fit & (diff - np.median(diff[fit]) < ABSENT_DB)
-    diff = diff - np.mean(diff[present])
+    fit = _fit_mask(centres, sample_rate, 1.5 * profile.highpass_hz)
+    diff, present, _ = _aligned_difference(target_levels_db(profile, centres), balance.total_db, fit)
     weights = present.astype(float)
+    if not np.any(present) or scale <= 0.0:
+        return np.zeros(centres.size), weights
     smooth = _smooth(diff, weights, BLIND_KERNEL)
     size = np.abs(smooth)
     growth = np.clip((size - profile.eq_deadband_db) / (FULL_CORRECTION_DB - profile.eq_deadband_db), 0.0, 1.0)
@@ -133,25 +147,15 @@ def reference_correction_db(
     """(mid_db, side_db or None, weights) that move `balance` onto `reference` (module doc); computed at the
     centres both share, zero elsewhere."""
     centres = balance.centres_hz
-    ref = reference.restricted(centres)
-    mid_corr = np.zeros(centres.size)
-    weights = np.zeros(centres.size)
-    shared = np.isin(centres, ref.centres_hz)
-    ref_mid = np.full(centres.size, -np.inf)
-    ref_mid[shared] = ref.mid_db
-    finite = np.isfinite(balance.mid_db) & np.isfinite(ref_mid)
-    fit = _fit_mask(centres, sample_rate, 0.0) & finite
-    if not np.any(fit):
-        return mid_corr, None, weights
-    diff = np.where(finite, ref_mid - np.where(finite, balance.mid_db, 0.0), 0.0)
-    present = fit & (diff - np.median(diff[fit]) < ABSENT_DB)
-    offset = float(np.mean(diff[present]))
+    ref_mid = _on_centres(centres, reference.centres_hz, reference.mid_db)
+    diff, present, offset = _aligned_difference(ref_mid, balance.mid_db, _fit_mask(centres, sample_rate, 0.0))
     weights = present.astype(float)
-    mid_corr = np.clip(_smooth(diff - offset, weights, REFERENCE_KERNEL), -MAX_CUT_DB, MAX_BOOST_DB)
-    if balance.side_db is None or ref.side_db is None:
+    if not np.any(present):
+        return np.zeros(centres.size), None, weights
+    mid_corr = np.clip(_smooth(diff, weights, REFERENCE_KERNEL), -MAX_CUT_DB, MAX_BOOST_DB)
+    ref_side = _on_centres(centres, reference.centres_hz, reference.side_db)
+    if balance.side_db is None or ref_side is None:
         return mid_corr, None, weights
-    ref_side = np.full(centres.size, -np.inf)
-    ref_side[shared] = ref.side_db
     side_ok = present & np.isfinite(balance.side_db) & np.isfinite(ref_side)
     if not np.any(side_ok):
         return mid_corr, None, weights

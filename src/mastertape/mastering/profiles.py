@@ -35,7 +35,7 @@ class Profile:
     eq_strength: float
     #: Distance to the target ignored entirely (dB); beyond it the correction grows smoothly.
     eq_deadband_db: float
-    #: Subsonic/DC high-pass (2nd-order Butterworth) corner.
+    #: Subsonic/DC high-pass (2nd-order Butterworth) corner; 0 for none.
     highpass_hz: float
     #: Linkwitz-Riley crossover frequencies of the multiband compressor (len(bands) - 1 of them).
     crossovers_hz: tuple[float, ...]
@@ -263,12 +263,13 @@ def scaled_profile(profile: Profile, scale: float) -> Profile:
     """`profile` with its moves scaled by `scale` (the intensity over the standard one): compressor ratios
     1 + scale (ratio - 1), widths 1 + scale (width - 1) (the lowest band still at most 1), saturation mix
     times scale (at most 1). Scale 1 is the profile itself; scale 0 a single band that does nothing (no
-    crossover, no compression, no width or saturation move)."""
+    high-pass, no crossover, no compression, no width or saturation move)."""
     if scale == 1.0:
         return profile
     if scale <= 0.0:
         return replace(
             profile,
+            highpass_hz=0.0,
             crossovers_hz=(),
             bands=(BandCompressorSettings(threshold_db=0.0, ratio=1.0),),
             width=(1.0,),

@@ -6,8 +6,8 @@ range (EBU Tech 3342 LRA, the spread of its short-term loudness), which the chai
 (`mastering.dynamics_match`). `target_lufs` and the true-peak ceiling are never taken from the reference:
 they hold as in every master.
 
-`ReferenceMatch` says how much of each to take, 0..1 (1: all of it; 0 for all three gives the blind
-master exactly).
+`settings.ReferenceMatch` says how much of each to take, 0..1 (1: all of it; 0 for all three gives the
+blind master exactly).
 """
 
 from __future__ import annotations
@@ -18,41 +18,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from mastertape.audio.types import Audio
-from mastertape.dsp.loudness import integrated_loudness_from_energy, kweighted_energy, loudness_range_from_energy
-from mastertape.errors import EmptyAudio, InvalidAudioValues, InvalidSetting, SilentAudio, TooManyChannels
+from mastertape.dsp.loudness import (
+    ABSOLUTE_GATE_LUFS,
+    integrated_loudness_from_energy,
+    kweighted_energy,
+    loudness_range_from_energy,
+)
+from mastertape.errors import EmptyAudio, InvalidAudioValues, SilentAudio, TooManyChannels
 from mastertape.mastering.analysis import segment_spectra
 from mastertape.mastering.eq import TonalBalance, tonal_balance
 
 #: A reference shorter than this says little about a long-term balance.
 MIN_REFERENCE_S = 3.0
-SILENCE_LUFS = -70.0
-
-
-@dataclass(frozen=True)
-class ReferenceMatch:
-    """How much of the reference to take: tonal balance (`tone`), stereo width per band (`width`) and
-    dynamics (`dynamics`, the short-term loudness spread), each 0..1. Validated on construction."""
-
-    tone: float = 1.0
-    width: float = 1.0
-    dynamics: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("tone", "width", "dynamics"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise InvalidSetting(
-                    f"reference_match.{name} must be a number from 0 to 1, got {value!r}", field="reference_match"
-                )
-            if not 0.0 <= value <= 1.0:
-                raise InvalidSetting(
-                    f"reference_match.{name} must be from 0 to 1, got {value:g}", field="reference_match"
-                )
-            object.__setattr__(self, name, float(value))
-
-    @property
-    def is_off(self) -> bool:
-        return self.tone == 0.0 and self.width == 0.0 and self.dynamics == 0.0
 
 
 @dataclass(frozen=True)
@@ -65,14 +42,6 @@ class Reference:
     loudness_range_lu: float
     channels: int
     duration_s: float
-
-    def to_dict(self) -> dict:
-        return {
-            "integrated_lufs": round(self.integrated_lufs, 2),
-            "loudness_range_lu": round(self.loudness_range_lu, 2),
-            "channels": self.channels,
-            "duration_s": round(self.duration_s, 3),
-        }
 
 
 def analyze_reference(audio: Audio) -> Reference:
@@ -98,7 +67,7 @@ def analyze_reference(audio: Audio) -> Reference:
         raise InvalidAudioValues("the reference's samples contain NaN or infinite values", field="reference_id")
     energy = kweighted_energy(x, audio.sample_rate)
     lufs = integrated_loudness_from_energy(energy)
-    if not math.isfinite(lufs) or lufs < SILENCE_LUFS:
+    if not math.isfinite(lufs) or lufs < ABSOLUTE_GATE_LUFS:
         raise SilentAudio("the reference is silent or near-silent: it has no balance to match", field="reference_id")
     return Reference(
         balance=tonal_balance(spectra),

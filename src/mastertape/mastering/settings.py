@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass, field
 
 from mastertape.errors import InvalidSetting
-from mastertape.mastering.reference import ReferenceMatch
 
 TARGET_LUFS_RANGE = (-30.0, -5.0)
 CEILING_DBTP_RANGE = (-9.0, 0.0)
@@ -21,6 +20,29 @@ def _number(value: object, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
         raise InvalidSetting(f"{field} must be a finite number, got {value!r}", field=field)
     return float(value)
+
+
+@dataclass(frozen=True)
+class ReferenceMatch:
+    """How much of the reference to take: tonal balance (`tone`), stereo width per band (`width`) and
+    dynamics (`dynamics`, the short-term loudness spread), each 0..1. Validated on construction."""
+
+    tone: float = 1.0
+    width: float = 1.0
+    dynamics: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("tone", "width", "dynamics"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise InvalidSetting(
+                    f"reference_match.{name} must be a number from 0 to 1, got {value!r}", field="reference_match"
+                )
+            if not 0.0 <= value <= 1.0:
+                raise InvalidSetting(
+                    f"reference_match.{name} must be from 0 to 1, got {value:g}", field="reference_match"
+                )
+            object.__setattr__(self, name, float(value))
 
 
 @dataclass(frozen=True)
